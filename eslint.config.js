@@ -1,0 +1,55 @@
+// ESLint flat config. The rule that matters most here is the import boundary:
+// src/core must stay framework-free (no React, DOM-bound libraries, simple-peer,
+// webtorrent, idb, adapters or UI), so it runs in Node and in the tab alike.
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+const coreForbidden = {
+  paths: ['react', 'react-dom', 'zustand', 'idb', 'simple-peer', 'webtorrent', 'ws', 'fake-indexeddb'].map((name) => ({
+    name,
+    message: 'src/core is framework-free: it gets the real world through ports (src/core/ports.ts).',
+  })),
+  patterns: [
+    { group: ['**/adapters/**', '**/ui/**', 'react-dom/*', 'zustand/*', 'idb/*', 'node:*'], message: 'src/core may not import adapters, UI or platform modules.' },
+  ],
+}
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { ecmaVersion: 2022, sourceType: 'module' },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', coreForbidden],
+      'no-restricted-globals': [
+        'error',
+        ...['window', 'document', 'indexedDB', 'localStorage', 'sessionStorage', 'navigator', 'location', 'performance'].map((name) => ({
+          name,
+          message: 'src/core gets its world through ports; no browser globals.',
+        })),
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Use the Clock port.' },
+        { object: 'Math', property: 'random', message: 'Use the Rng port.' },
+      ],
+    },
+  },
+  {
+    files: ['src/ui/**/*.tsx', 'src/ui/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "JSXAttribute[name.name='dangerouslySetInnerHTML']", message: 'Never render strings as HTML.' },
+      ],
+    },
+  },
+)

@@ -1,0 +1,158 @@
+/**
+ * The IndexedDB EventStore. One database per origin holds every node of this
+ * browser; all keys start with the node id, so nodes' data stays apart.
+ *
+ * Granularity: one record per chunk (C entries framed together), not per
+ * entry. A group commit is one readwrite transaction that rewrites the open
+ * chunk, adds chunks sealed since the last commit (and their roots), any
+ * derived-state snapshots, and the head with its signed checkpoint. The
+ * transaction is atomic, so a torn write leaves the previous head intact.
+ *
+ * Schema changes are recorded in CHANGELOG.md; bump DB_VERSION and add an
+ * upgrade step for each.
+ */
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
+import type { ChunkRecord, CommitBatch, EventStore, SeriesHead, SignedCheckpoint, Snapshot } from '../core/ports.ts'
+import type { JsonValue } from '../core/json.ts'
+
+export const DB_NAME = 'ir3'
+export const DB_VERSION = 1
+
+export interface NodeRecord {
+  id: string
+  name: string
+  publicKey: Uint8Array
+  /** Non-extractable Ed25519 private key. */
+  privateKey: CryptoKey
+  createdAt: number
+  lastOpenedAt: number
+}
+
+interface HeadRow {
+  node: string
+  size: number
+  lastHash: string
+  peaks: Uint8Array[]
+  checkpoint: SignedCheckpoint | null
+}
+
+interface ChunkRow {
+  node: string
+  index: number
+  count: number
+  data: Uint8Array
+  root?: Uint8Array
+}
+
+interface RootRow {
+  node: string
+  index: number
+  root: Uint8Array
+}
+
+interface SnapshotRow {
+  node: string
+  size: number
+  key: string
+  states: Record<string, JsonValue>
+}
+
+export interface Ir3Schema extends DBSchema {
+  nodes: { key: string; value: NodeRecord }
+  heads: { key: string; value: HeadRow }
+  chunks: { key: [string, number]; value: ChunkRow }
+  roots: { key: [string, number]; value: RootRow }
+  snapshots: { key: [string, number]; value: SnapshotRow }
+}
+
+export type Ir3Db = IDBPDatabase<Ir3Schema>
+
+export function openIr3Db(name: string = DB_NAME): Promise<Ir3Db> {
+  return openDB<Ir3Schema>(name, DB_VERSION, {
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1) {
+        db.createObjectStore('nodes', { keyPath: 'id' })
+        db.createObjectStore('heads', { keyPath: 'node' })
+        db.createObjectStore('chunks', { keyPath: ['node', 'index'] })
+        db.createObjectStore('roots', { keyPath: ['node', 'index'] })
+        db.createObjectStore('snapshots', { keyPath: ['node', 'size'] })
+      }
+    },
+  })
+}
+
+export interface IdbStoreOptions {
+  /** IndexedDB durability hint for commits. 'relaxed' (Chromium's default) survives a tab crash; 'strict' also an OS crash, at a cost. */
+  durability?: IDBTransactionDurability
+}
+
+function toChunk(r: ChunkRow): ChunkRecord {
+  return r.root ? { index: r.index, count: r.count, data: r.data, root: r.root } : { index: r.index, count: r.count, data: r.data }
+}
+
+/** The EventStore of node `nodeId` in `db`. */
+export function createIdbEventStore(db: Ir3Db, nodeId: string, opts: IdbStoreOptions = {}): EventStore {
+  const durability = opts.durability ?? 'default'
+  const range = (from: number, to: number) => IDBKeyRange.bound([nodeId, from], [nodeId, to - 1])
+  return {
+    async loadHead(): Promise<SeriesHead | null> {
+      const row = await db.get('heads', nodeId)
+      if (!row) return null
+      return { size: row.size, lastHash: row.lastHash, peaks: row.peaks, checkpoint: row.checkpoint }
+    },
+    async commit(batch: CommitBatch): Promise<void> {
+      const tx = db.transaction(['chunks', 'roots', 'heads', 'snapshots'], 'readwrite', { durability })
+      const chunks = tx.objectStore('chunks')
+      const roots = tx.objectStore('roots')
+      const writes: Promise<unknown>[] = []
+      for (const c of batch.chunks) {
+        const row: ChunkRow = { node: nodeId, index: c.index, count: c.count, data: c.data }
+        if (c.root) {
+          row.root = c.root
+          writes.push(roots.put({ node: nodeId, index: c.index, root: c.root }))
+        }
+        writes.push(chunks.put(row))
+      }
+      const snaps = tx.objectStore('snapshots')
+      for (const s of batch.snapshots) writes.push(snaps.put({ node: nodeId, size: s.size, key: s.key, states: s.states }))
+      const h = batch.head
+      writes.push(tx.objectStore('heads').put({ node: nodeId, size: h.size, lastHash: h.lastHash, peaks: h.peaks, checkpoint: h.checkpoint }))
+      await Promise.all([...writes, tx.done])
+    },
+    async readChunks(from, to) {
+      if (to <= from) return []
+      return (await db.getAll('chunks', range(from, to))).map(toChunk)
+    },
+    async readSnapshot(size): Promise<Snapshot | null> {
+      const tx = db.transaction('snapshots', 'readonly')
+      const cursor = await tx.store.openCursor(IDBKeyRange.bound([nodeId, 0], [nodeId, size]), 'prev')
+      const v = cursor?.value
+      await tx.done.catch(() => undefined)
+      return v ? { size: v.size, key: v.key, states: v.states } : null
+    },
+    async readRoots(from, to) {
+      if (to <= from) return []
+      const rows = await db.getAll('roots', range(from, to))
+      const out: Uint8Array[] = []
+      for (let i = 0; i < rows.length && rows[i]!.index === from + i; i++) out.push(rows[i]!.root)
+      return out
+    },
+    close() {
+      // The database handle is shared by every node of the tab; whoever opened it closes it.
+    },
+  }
+}
+
+/** Deletes every record of a node (its series, snapshots and key). */
+export async function deleteNodeData(db: Ir3Db, nodeId: string): Promise<void> {
+  const tx = db.transaction(['nodes', 'heads', 'chunks', 'roots', 'snapshots'], 'readwrite')
+  const all = IDBKeyRange.bound([nodeId, 0], [nodeId, Number.MAX_SAFE_INTEGER])
+  await Promise.all([
+    tx.objectStore('nodes').delete(nodeId),
+    tx.objectStore('heads').delete(nodeId),
+    tx.objectStore('chunks').delete(all),
+    tx.objectStore('roots').delete(all),
+    tx.objectStore('snapshots').delete(all),
+    tx.done,
+  ])
+}

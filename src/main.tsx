@@ -1,0 +1,62 @@
+/**
+ * The one place where adapters are wired into the core: IndexedDB store,
+ * WebCrypto signer, the real clock; then the UI and `window.ir3`.
+ */
+import { createNode } from './core/node.ts'
+import type { Clock, Rng } from './core/ports.ts'
+import { createIdbEventStore, openIr3Db } from './adapters/idb-store.ts'
+import { claimNode, listNodes } from './adapters/node-registry.ts'
+import { createWebCryptoSigner, createWebCryptoVerifier } from './adapters/webcrypto-signer.ts'
+import { createApi, type Ir3Api } from './api.ts'
+import { mountApp } from './ui/app.tsx'
+
+declare global {
+  interface Window {
+    ir3?: Ir3Api
+    /** Set when the node failed to start; tests read it. */
+    ir3Error?: string
+  }
+}
+
+const clock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const h = setTimeout(fn, ms)
+    return () => clearTimeout(h)
+  },
+}
+const rng: Rng = { next: () => Math.random() }
+
+async function start(): Promise<void> {
+  const root = document.getElementById('root')
+  if (!root) throw new Error('no #root element')
+  const db = await openIr3Db()
+  const params = new URLSearchParams(location.search)
+  const claim = await claimNode(db, params.get('node'))
+  const node = await createNode({
+    store: createIdbEventStore(db, claim.record.id),
+    signer: createWebCryptoSigner({ publicKey: claim.record.publicKey, privateKey: claim.record.privateKey }),
+    verifier: createWebCryptoVerifier(),
+    clock,
+    rng,
+  })
+  const nodes = () => listNodes(db)
+  window.ir3 = createApi(node, claim.how, nodes)
+  mountApp(root, { node, how: claim.how, note: claim.note ?? null, listNodes: nodes })
+  addEventListener('pagehide', () => {
+    void node.flush().catch(() => undefined)
+  })
+}
+
+start().catch((e: unknown) => {
+  const message = e instanceof Error ? e.message : String(e)
+  window.ir3Error = message
+  const root = document.getElementById('root')
+  if (root) {
+    const p = document.createElement('p')
+    p.setAttribute('role', 'alert')
+    p.textContent = `This tab could not start its node: ${message}`
+    root.replaceChildren(p)
+  }
+  console.error(e)
+})

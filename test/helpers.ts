@@ -1,0 +1,29 @@
+import { createNode, type NodeDeps, type Ir3Node } from '../src/core/node.ts'
+import { createManualClock, createSeededRng } from '../src/core/testing/manual-clock.ts'
+import { createMemoryEventStore, type MemoryEventStore } from '../src/core/testing/memory-store.ts'
+import { createWebCryptoSigner, createWebCryptoVerifier, generateKeyPair, type KeyPair } from '../src/adapters/webcrypto-signer.ts'
+
+export interface TestNode {
+  node: Ir3Node
+  store: MemoryEventStore
+  pair: KeyPair
+  reopen(): Promise<Ir3Node>
+}
+
+/** A node over a memory store with a manual clock; `reopen` starts a new node over the same store and key. */
+export async function makeTestNode(opts: Partial<NodeDeps> = {}, pair?: KeyPair): Promise<TestNode> {
+  const keys = pair ?? (await generateKeyPair())
+  const store = createMemoryEventStore()
+  const deps = (): NodeDeps => ({
+    store,
+    signer: createWebCryptoSigner(keys),
+    verifier: createWebCryptoVerifier(),
+    clock: createManualClock(),
+    rng: createSeededRng(7),
+    chunkSize: 8,
+    snapshotEvery: 32,
+    ...opts,
+  })
+  const node = await createNode(deps())
+  return { node, store, pair: keys, reopen: () => createNode(deps()) }
+}
