@@ -10,7 +10,10 @@ const coreForbidden = {
     message: 'src/core is framework-free: it gets the real world through ports (src/core/ports.ts).',
   })),
   patterns: [
-    { group: ['**/adapters/**', '**/ui/**', 'react-dom/*', 'zustand/*', 'idb/*', 'node:*'], message: 'src/core may not import adapters, UI or platform modules.' },
+    {
+      group: ['**/adapters/**', '**/ui/**', 'react-dom/*', 'zustand/*', 'idb/*', 'node:*'],
+      message: 'src/core may not import adapters, UI or platform modules.',
+    },
   ],
 }
 
@@ -31,7 +34,16 @@ export default tseslint.config(
       'no-restricted-imports': ['error', coreForbidden],
       'no-restricted-globals': [
         'error',
-        ...['window', 'document', 'indexedDB', 'localStorage', 'sessionStorage', 'navigator', 'location', 'performance'].map((name) => ({
+        ...[
+          'window',
+          'document',
+          'indexedDB',
+          'localStorage',
+          'sessionStorage',
+          'navigator',
+          'location',
+          'performance',
+        ].map((name) => ({
           name,
           message: 'src/core gets its world through ports; no browser globals.',
         })),

@@ -15,6 +15,8 @@ declare global {
     ir3?: Ir3Api
     /** Set when the node failed to start; tests read it. */
     ir3Error?: string
+    /** ms since navigation start when the node was interactive (series loaded, derived state ready, UI mounted). */
+    ir3ReadyMs?: number
   }
 }
 
@@ -43,6 +45,10 @@ async function start(): Promise<void> {
   const nodes = () => listNodes(db)
   window.ir3 = createApi(node, claim.how, nodes)
   mountApp(root, { node, how: claim.how, note: claim.note ?? null, listNodes: nodes })
+  requestAnimationFrame(() => {
+    window.ir3ReadyMs = performance.now()
+    performance.mark('ir3-ready')
+  })
   addEventListener('pagehide', () => {
     void node.flush().catch(() => undefined)
   })

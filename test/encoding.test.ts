@@ -5,7 +5,14 @@ import { createSeededRng } from '../src/core/testing/manual-clock.ts'
 import type { JsonValue } from '../src/core/json.ts'
 
 const prev = '0'.repeat(64)
-const entry = (body: JsonValue, over: Partial<Entry> = {}): Entry => ({ seq: 0, t: 1, kind: 'note-added', body, prev, ...over })
+const entry = (body: JsonValue, over: Partial<Entry> = {}): Entry => ({
+  seq: 0,
+  t: 1,
+  kind: 'note-added',
+  body,
+  prev,
+  ...over,
+})
 
 function randomJson(rng: () => number, depth = 0): JsonValue {
   const r = rng()
@@ -24,7 +31,9 @@ function randomJson(rng: () => number, depth = 0): JsonValue {
 
 describe('canonical encoding', () => {
   it('sorts object keys and writes no whitespace', () => {
-    expect(canonicalJson({ b: 1, a: [true, null, 'x'], c: { z: 0, y: -1.5 } })).toBe('{"a":[true,null,"x"],"b":1,"c":{"y":-1.5,"z":0}}')
+    expect(canonicalJson({ b: 1, a: [true, null, 'x'], c: { z: 0, y: -1.5 } })).toBe(
+      '{"a":[true,null,"x"],"b":1,"c":{"y":-1.5,"z":0}}',
+    )
   })
 
   it('encodes the same value the same way whatever the key insertion order', () => {
@@ -41,7 +50,10 @@ describe('canonical encoding', () => {
     const seed = 0xc0ffee
     const rng = createSeededRng(seed)
     for (let i = 0; i < 2000; i++) {
-      const e = entry(randomJson(() => rng.next()), { seq: i, t: 1_700_000_000_000 + i })
+      const e = entry(
+        randomJson(() => rng.next()),
+        { seq: i, t: 1_700_000_000_000 + i },
+      )
       const bytes = encodeEntry(e)
       const d = decodeEntry(bytes)
       expect(d.ok, `seed ${seed} case ${i}`).toBe(true)
@@ -63,10 +75,22 @@ describe('canonical encoding', () => {
     expect(decodeEntry(new Uint8Array([0xff, 0xfe]))).toEqual({ ok: false, reason: 'not valid UTF-8' })
     expect(decodeEntry(enc('{"body":'))).toEqual({ ok: false, reason: 'not valid JSON' })
     expect(decodeEntry(enc('[1]'))).toEqual({ ok: false, reason: 'not an object' })
-    expect(decodeEntry(enc(`{"body":1,"kind":"x","prev":"${prev}","seq":-1,"t":1}`))).toEqual({ ok: false, reason: 'bad seq' })
-    expect(decodeEntry(enc(`{"body":1,"kind":"Bad Kind","prev":"${prev}","seq":0,"t":1}`))).toEqual({ ok: false, reason: 'bad kind' })
-    expect(decodeEntry(enc(`{"body":1,"kind":"x","prev":"zz","seq":0,"t":1}`))).toEqual({ ok: false, reason: 'bad prev' })
-    expect(decodeEntry(enc(`{"body":1,"extra":2,"kind":"x","prev":"${prev}","seq":0,"t":1}`))).toEqual({ ok: false, reason: 'wrong fields' })
+    expect(decodeEntry(enc(`{"body":1,"kind":"x","prev":"${prev}","seq":-1,"t":1}`))).toEqual({
+      ok: false,
+      reason: 'bad seq',
+    })
+    expect(decodeEntry(enc(`{"body":1,"kind":"Bad Kind","prev":"${prev}","seq":0,"t":1}`))).toEqual({
+      ok: false,
+      reason: 'bad kind',
+    })
+    expect(decodeEntry(enc(`{"body":1,"kind":"x","prev":"zz","seq":0,"t":1}`))).toEqual({
+      ok: false,
+      reason: 'bad prev',
+    })
+    expect(decodeEntry(enc(`{"body":1,"extra":2,"kind":"x","prev":"${prev}","seq":0,"t":1}`))).toEqual({
+      ok: false,
+      reason: 'wrong fields',
+    })
   })
 
   it('refuses bad kinds and oversize entries when encoding', () => {
@@ -92,7 +116,11 @@ describe('chunk framing', () => {
 
   it('reports truncation instead of reading past the end', () => {
     const data = frameEntries([new Uint8Array(10), new Uint8Array(10)])
-    expect(unframeEntries(data.subarray(0, data.length - 1))).toMatchObject({ ok: false, reason: 'truncated entry', entries: [expect.any(Uint8Array)] })
+    expect(unframeEntries(data.subarray(0, data.length - 1))).toMatchObject({
+      ok: false,
+      reason: 'truncated entry',
+      entries: [expect.any(Uint8Array)],
+    })
     expect(unframeEntries(data.subarray(0, 16))).toMatchObject({ ok: false, reason: 'truncated length prefix' })
     expect(unframeEntries(data, 1)).toMatchObject({ ok: false, reason: 'more entries than declared' })
   })

@@ -1,7 +1,12 @@
 import { createNode, type NodeDeps, type Ir3Node } from '../src/core/node.ts'
 import { createManualClock, createSeededRng } from '../src/core/testing/manual-clock.ts'
 import { createMemoryEventStore, type MemoryEventStore } from '../src/core/testing/memory-store.ts'
-import { createWebCryptoSigner, createWebCryptoVerifier, generateKeyPair, type KeyPair } from '../src/adapters/webcrypto-signer.ts'
+import {
+  createWebCryptoSigner,
+  createWebCryptoVerifier,
+  generateKeyPair,
+  type KeyPair,
+} from '../src/adapters/webcrypto-signer.ts'
 
 export interface TestNode {
   node: Ir3Node

@@ -68,13 +68,28 @@ describe('the series', () => {
     const { node, pair } = await filled(10)
     const cp = node.series.checkpoint!
     expect(await verifyCheckpoint(cp, pair.publicKey, verifier)).toEqual({ ok: true })
-    expect(await verifyCheckpoint({ ...cp, size: 11 }, pair.publicKey, verifier)).toEqual({ ok: false, reason: 'bad signature' })
-    expect(await verifyCheckpoint({ ...cp, root: 'f'.repeat(64) }, pair.publicKey, verifier)).toEqual({ ok: false, reason: 'bad signature' })
+    expect(await verifyCheckpoint({ ...cp, size: 11 }, pair.publicKey, verifier)).toEqual({
+      ok: false,
+      reason: 'bad signature',
+    })
+    expect(await verifyCheckpoint({ ...cp, root: 'f'.repeat(64) }, pair.publicKey, verifier)).toEqual({
+      ok: false,
+      reason: 'bad signature',
+    })
     const other = await generateKeyPair()
-    expect(await verifyCheckpoint(cp, other.publicKey, verifier)).toEqual({ ok: false, reason: 'key is not the author’s' })
-    const forged = await signCheckpoint({ author: cp.author, size: 10, root: cp.root, t: cp.t }, createWebCryptoSigner(other))
+    expect(await verifyCheckpoint(cp, other.publicKey, verifier)).toEqual({
+      ok: false,
+      reason: 'key is not the author’s',
+    })
+    const forged = await signCheckpoint(
+      { author: cp.author, size: 10, root: cp.root, t: cp.t },
+      createWebCryptoSigner(other),
+    )
     expect(await verifyCheckpoint(forged, pair.publicKey, verifier)).toEqual({ ok: false, reason: 'bad signature' })
-    expect(await verifyCheckpoint({ ...cp, sig: 'zz' }, pair.publicKey, verifier)).toEqual({ ok: false, reason: 'malformed signature' })
+    expect(await verifyCheckpoint({ ...cp, sig: 'zz' }, pair.publicKey, verifier)).toEqual({
+      ok: false,
+      reason: 'malformed signature',
+    })
   })
 
   it('proves every entry is included in the latest checkpoint root', async () => {
@@ -124,6 +139,22 @@ describe('the series', () => {
     expect(node.length).toBe(0)
   })
 
+  it('rejects an entry whose UTF-8 is over the limit without changing the series, and stores large entries intact', async () => {
+    const t = await makeTestNode()
+    t.node.append('note-added', { text: 'before' })
+    expect(() => t.node.append('note-added', { text: 'é'.repeat(40_000) })).toThrow(/ERR_ENTRY_TOO_LARGE/)
+    const big = Array.from({ length: 5 }, (_, i) => String.fromCharCode(97 + i).repeat(60_000))
+    for (const text of big) t.node.append('note-added', { text })
+    t.node.append('note-added', { text: 'after' })
+    await t.node.flush()
+    const texts = (await t.node.entries(0, 7)).map((e) => (e.body as { text: string }).text)
+    expect(texts).toEqual(['before', ...big, 'after'])
+    t.node.destroy()
+    const again = await t.reopen()
+    expect((await again.series.verified).ok).toBe(true)
+    expect((await again.entries(3, 4))[0]!.body).toEqual({ text: big[2] })
+  })
+
   it('keeps entries and reports the error when a commit fails, then commits on the next flush', async () => {
     const { node, store } = await makeTestNode()
     const errors: string[] = []
@@ -160,7 +191,9 @@ describe('verification reports what is wrong and where', () => {
   })
 
   it('catches a broken prev link', async () => {
-    const { problems } = await damaged((t) => tamperEntry(t, 9, (s) => s.replace(/"prev":"[0-9a-f]{64}"/, `"prev":"${'1'.repeat(64)}"`)))
+    const { problems } = await damaged((t) =>
+      tamperEntry(t, 9, (s) => s.replace(/"prev":"[0-9a-f]{64}"/, `"prev":"${'1'.repeat(64)}"`)),
+    )
     expect(problems[0]).toEqual({ seq: 9, reason: 'prev does not match the hash of the previous entry' })
   })
 
@@ -243,7 +276,10 @@ describe('chunks verify against any later checkpoint of their author', () => {
     for (let k = 0; k < 8; k++) {
       const rec = t.store._testOnlyChunks.get(k)!
       const path = await chunkPath(t.node, k)
-      const v = await verifyChunk({ index: k, chunkSize: 8, data: rec.data, publicKey: t.pair.publicKey, checkpoint: later, path }, verifier)
+      const v = await verifyChunk(
+        { index: k, chunkSize: 8, data: rec.data, publicKey: t.pair.publicKey, checkpoint: later, path },
+        verifier,
+      )
       expect(v.ok, `chunk ${k}`).toBe(true)
     }
   })
@@ -256,19 +292,42 @@ describe('chunks verify against any later checkpoint of their author', () => {
     const claim = { index: 3, chunkSize: 8, data: rec.data, publicKey: t.pair.publicKey, checkpoint: cp, path }
     const flipped = rec.data.slice()
     flipped[flipped.length - 3] = flipped[flipped.length - 3]! ^ 1
-    expect(await verifyChunk({ ...claim, data: flipped }, verifier)).toMatchObject({ ok: false, seq: 24, reason: 'chunk is not included in the checkpoint' })
+    expect(await verifyChunk({ ...claim, data: flipped }, verifier)).toMatchObject({
+      ok: false,
+      seq: 24,
+      reason: 'chunk is not included in the checkpoint',
+    })
     const early = rec.data.slice()
     early[40] = early[40]! ^ 1
     expect(await verifyChunk({ ...claim, data: early }, verifier)).toMatchObject({ ok: false, seq: 24 })
     const linked = unframeEntries(rec.data).entries.map((b) => b.slice())
     linked[2] = new TextEncoder().encode(new TextDecoder().decode(linked[2]).replace('entry 26', 'entry 62'))
-    expect(await verifyChunk({ ...claim, data: frameEntries(linked) }, verifier)).toMatchObject({ ok: false, seq: 27, reason: 'prev does not match the hash of the previous entry' })
-    expect(await verifyChunk({ ...claim, data: rec.data.subarray(0, 50) }, verifier)).toMatchObject({ ok: false, reason: 'truncated entry' })
-    expect(await verifyChunk({ ...claim, index: 4 }, verifier)).toMatchObject({ ok: false, reason: 'entry claims seq 24' })
-    expect(await verifyChunk({ ...claim, path: path.slice(1) }, verifier)).toMatchObject({ ok: false, reason: 'chunk is not included in the checkpoint' })
+    expect(await verifyChunk({ ...claim, data: frameEntries(linked) }, verifier)).toMatchObject({
+      ok: false,
+      seq: 27,
+      reason: 'prev does not match the hash of the previous entry',
+    })
+    expect(await verifyChunk({ ...claim, data: rec.data.subarray(0, 50) }, verifier)).toMatchObject({
+      ok: false,
+      reason: 'truncated entry',
+    })
+    expect(await verifyChunk({ ...claim, index: 4 }, verifier)).toMatchObject({
+      ok: false,
+      reason: 'entry claims seq 24',
+    })
+    expect(await verifyChunk({ ...claim, path: path.slice(1) }, verifier)).toMatchObject({
+      ok: false,
+      reason: 'chunk is not included in the checkpoint',
+    })
     const other = await generateKeyPair()
-    expect(await verifyChunk({ ...claim, publicKey: other.publicKey }, verifier)).toMatchObject({ ok: false, reason: 'checkpoint: key is not the author’s' })
-    expect(await verifyChunk({ ...claim, checkpoint: { ...cp, size: 16 } }, verifier)).toMatchObject({ ok: false, reason: 'checkpoint does not cover the chunk' })
+    expect(await verifyChunk({ ...claim, publicKey: other.publicKey }, verifier)).toMatchObject({
+      ok: false,
+      reason: 'checkpoint: key is not the author’s',
+    })
+    expect(await verifyChunk({ ...claim, checkpoint: { ...cp, size: 16 } }, verifier)).toMatchObject({
+      ok: false,
+      reason: 'checkpoint does not cover the chunk',
+    })
   })
 })
 
@@ -306,7 +365,10 @@ describe('derived state', () => {
 
   it('counts entries by kind and keeps the latest notes', async () => {
     const { node } = await filled(9)
-    const s = node.series.current as { view: { count: number; byKind: Record<string, number> }; notes: { count: number; latest: string[] } }
+    const s = node.series.current as {
+      view: { count: number; byKind: Record<string, number> }
+      notes: { count: number; latest: string[] }
+    }
     expect(s.view.count).toBe(9)
     expect(s.view.byKind).toEqual({ 'note-added': 3, 'thing-happened': 6 })
     expect(s.notes).toEqual({ count: 3, latest: ['entry 0', 'entry 3', 'entry 6'] })

@@ -87,7 +87,9 @@ export interface IdbStoreOptions {
 }
 
 function toChunk(r: ChunkRow): ChunkRecord {
-  return r.root ? { index: r.index, count: r.count, data: r.data, root: r.root } : { index: r.index, count: r.count, data: r.data }
+  return r.root
+    ? { index: r.index, count: r.count, data: r.data, root: r.root }
+    : { index: r.index, count: r.count, data: r.data }
 }
 
 /** The EventStore of node `nodeId` in `db`. */
@@ -114,9 +116,14 @@ export function createIdbEventStore(db: Ir3Db, nodeId: string, opts: IdbStoreOpt
         writes.push(chunks.put(row))
       }
       const snaps = tx.objectStore('snapshots')
-      for (const s of batch.snapshots) writes.push(snaps.put({ node: nodeId, size: s.size, key: s.key, states: s.states }))
+      for (const s of batch.snapshots)
+        writes.push(snaps.put({ node: nodeId, size: s.size, key: s.key, states: s.states }))
       const h = batch.head
-      writes.push(tx.objectStore('heads').put({ node: nodeId, size: h.size, lastHash: h.lastHash, peaks: h.peaks, checkpoint: h.checkpoint }))
+      writes.push(
+        tx
+          .objectStore('heads')
+          .put({ node: nodeId, size: h.size, lastHash: h.lastHash, peaks: h.peaks, checkpoint: h.checkpoint }),
+      )
       await Promise.all([...writes, tx.done])
     },
     async readChunks(from, to) {

@@ -90,7 +90,14 @@ export async function claimNode(db: Ir3Db, requested: string | null): Promise<No
   const pair = await generateKeyPair()
   const id = nodeIdFromPublicKey(pair.publicKey)
   const now = Date.now()
-  const record: NodeRecord = { id, name: nameFromId(id), publicKey: pair.publicKey, privateKey: pair.privateKey, createdAt: now, lastOpenedAt: now }
+  const record: NodeRecord = {
+    id,
+    name: nameFromId(id),
+    publicKey: pair.publicKey,
+    privateKey: pair.privateKey,
+    createdAt: now,
+    lastOpenedAt: now,
+  }
   const release = await takeLock(id, 0)
   await db.put('nodes', record)
   sessionStorage.setItem(SESSION_KEY, id)

@@ -41,7 +41,12 @@ export function createWebCryptoVerifier(subtle: SubtleCrypto = globalThis.crypto
         keys.set(hex, key)
       }
       try {
-        return await subtle.verify(ALG, await key, signature as Uint8Array<ArrayBuffer>, message as Uint8Array<ArrayBuffer>)
+        return await subtle.verify(
+          ALG,
+          await key,
+          signature as Uint8Array<ArrayBuffer>,
+          message as Uint8Array<ArrayBuffer>,
+        )
       } catch {
         return false
       }

@@ -8,7 +8,15 @@ import type { JsonValue } from './json.ts'
 import type { Clock, EventStore, Rng, Signer, Verifier } from './ports.ts'
 import { toHex } from './series/hash.ts'
 import type { Reducer, States } from './series/reducers.ts'
-import { Series, type EntryView, type InclusionProof, type Problem, type SeriesEvent, type SeriesStatus, type VerifyReport } from './series/series.ts'
+import {
+  Series,
+  type EntryView,
+  type InclusionProof,
+  type Problem,
+  type SeriesEvent,
+  type SeriesStatus,
+  type VerifyReport,
+} from './series/series.ts'
 
 export interface NodeDeps {
   store: EventStore

@@ -34,7 +34,12 @@ export async function verifyChunk(claim: ChunkClaim, verifier: Verifier): Promis
   if (checkpoint.size < first + C) return { ok: false, seq: first, reason: 'checkpoint does not cover the chunk' }
   const framed = unframeEntries(claim.data, C)
   if (!framed.ok) return { ok: false, seq: first + framed.entries.length, reason: framed.reason }
-  if (framed.entries.length !== C) return { ok: false, seq: first + framed.entries.length, reason: `chunk holds ${framed.entries.length} of ${C} entries` }
+  if (framed.entries.length !== C)
+    return {
+      ok: false,
+      seq: first + framed.entries.length,
+      reason: `chunk holds ${framed.entries.length} of ${C} entries`,
+    }
   const entries: Entry[] = []
   const leaves: Uint8Array[] = []
   let prev: string | null = null
@@ -43,7 +48,8 @@ export async function verifyChunk(claim: ChunkClaim, verifier: Verifier): Promis
     const d = decodeEntry(bytes)
     if (!d.ok) return { ok: false, seq: first + i, reason: `entry does not decode: ${d.reason}` }
     if (d.entry.seq !== first + i) return { ok: false, seq: first + i, reason: `entry claims seq ${d.entry.seq}` }
-    if (prev !== null && d.entry.prev !== prev) return { ok: false, seq: first + i, reason: 'prev does not match the hash of the previous entry' }
+    if (prev !== null && d.entry.prev !== prev)
+      return { ok: false, seq: first + i, reason: 'prev does not match the hash of the previous entry' }
     const leaf = leafHash(bytes)
     prev = toHex(leaf)
     leaves.push(leaf)

@@ -30,7 +30,8 @@ export const KIND_PATTERN = /^[a-z][a-z0-9-]{0,63}$/
 const HEX64 = /^[0-9a-f]{64}$/
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
+// fatal + ignoreBOM makes decoding injective, so comparing texts is comparing bytes.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Canonical JSON text of a value; throws ERR_NOT_JSON on anything that is not plain JSON. */
 export function canonicalJson(value: unknown): string {
@@ -74,12 +75,12 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
-/** Encodes an entry canonically. Throws on a bad kind, non-JSON body or oversize entry. */
-export function encodeEntry(entry: Entry): Uint8Array {
+/** The canonical text of an entry. Throws ERR_BAD_KIND or ERR_NOT_JSON. */
+export function entryText(entry: Entry): string {
   if (!KIND_PATTERN.test(entry.kind)) {
     throw new Ir3Error('ERR_BAD_KIND', `kind must match ${KIND_PATTERN.source}: ${JSON.stringify(entry.kind)}`)
   }
-  const text =
+  return (
     '{"body":' +
     canonicalJson(entry.body) +
     ',"kind":"' +
@@ -91,7 +92,12 @@ export function encodeEntry(entry: Entry): Uint8Array {
     ',"t":' +
     entry.t +
     '}'
-  const bytes = encoder.encode(text)
+  )
+}
+
+/** Encodes an entry canonically. Throws on a bad kind, non-JSON body or oversize entry. */
+export function encodeEntry(entry: Entry): Uint8Array {
+  const bytes = encoder.encode(entryText(entry))
   if (bytes.length > MAX_ENTRY_BYTES) {
     throw new Ir3Error('ERR_ENTRY_TOO_LARGE', `entry is ${bytes.length} bytes, limit ${MAX_ENTRY_BYTES}`)
   }
@@ -126,17 +132,25 @@ export function decodeEntry(bytes: Uint8Array): DecodeResult {
   if (typeof prev !== 'string' || !HEX64.test(prev)) return { ok: false, reason: 'bad prev' }
   if (body === undefined) return { ok: false, reason: 'missing body' }
   const entry: Entry = { seq, t, kind, body: body as JsonValue, prev }
-  let again: Uint8Array
+  let again: string
   try {
-    again = encodeEntry(entry)
+    again = entryText(entry)
   } catch {
     return { ok: false, reason: 'body is not canonical JSON' }
   }
-  if (again.length !== bytes.length) return { ok: false, reason: 'not canonical' }
-  for (let i = 0; i < bytes.length; i++) if (again[i] !== bytes[i]) return { ok: false, reason: 'not canonical' }
+  if (again !== text) return { ok: false, reason: 'not canonical' }
   return { ok: true, entry }
 }
 
 export function utf8(text: string): Uint8Array {
   return encoder.encode(text)
+}
+
+/**
+ * Writes `text` as UTF-8 into `buf` at `offset`; returns the byte count, or -1
+ * if it might not fit (callers guarantee 3 bytes per UTF-16 unit of room).
+ */
+export function utf8Into(text: string, buf: Uint8Array, offset: number): number {
+  if (buf.length - offset < text.length * 3) return -1
+  return encoder.encodeInto(text, buf.subarray(offset)).written
 }

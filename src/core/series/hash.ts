@@ -1,32 +1,26 @@
 /**
- * Hashing for the series. SHA-256 is computed synchronously (@noble/hashes) so
+ * Hashing for the series. SHA-256 is computed synchronously (sha256.ts) so
  * that `append` can return its hash at once, with identical results in Node
  * and in the browser. Domain separation follows RFC 6962: leaves are hashed
  * as SHA-256(0x00 || bytes), interior nodes as SHA-256(0x01 || left || right).
  */
-import { sha256 } from '@noble/hashes/sha2.js'
+import { sha256Of } from './sha256.ts'
 
 export const HASH_BYTES = 32
 export const ZERO_HASH: Uint8Array = new Uint8Array(HASH_BYTES)
 
-const LEAF_PREFIX = new Uint8Array([0])
-
 export function sha256Bytes(data: Uint8Array): Uint8Array {
-  return sha256(data)
+  return sha256Of(-1, data)
 }
 
 /** RFC 6962 leaf hash: SHA-256(0x00 || entryBytes). This is an entry's hash. */
 export function leafHash(entryBytes: Uint8Array): Uint8Array {
-  return sha256.create().update(LEAF_PREFIX).update(entryBytes).digest()
+  return sha256Of(0, entryBytes)
 }
 
-const nodeBuf = new Uint8Array(1 + 2 * HASH_BYTES)
-nodeBuf[0] = 1
 /** RFC 6962 interior node hash: SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  nodeBuf.set(left, 1)
-  nodeBuf.set(right, 1 + HASH_BYTES)
-  return sha256(nodeBuf)
+  return sha256Of(1, left, right)
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))

@@ -30,8 +30,9 @@ import type {
   Verifier,
 } from '../ports.ts'
 import { signCheckpoint, verifyCheckpoint } from './checkpoint.ts'
-import { decodeEntry, encodeEntry, type Entry } from './encoding.ts'
-import { frameEntries, unframeEntries } from './frames.ts'
+import { decodeEntry, entryText, MAX_ENTRY_BYTES, utf8Into, type Entry } from './encoding.ts'
+import { unframeEntries } from './frames.ts'
+import { ChunkView } from './chunk-view.ts'
 import { bytesEqual, fromHex, leafHash, toHex, ZERO_HASH } from './hash.ts'
 import { consistencyProof, inclusionProof, MerkleFrontier, mth } from './merkle.ts'
 import { applyEntry, defaultReducers, initialStates, reducerKey, type Reducer, type States } from './reducers.ts'
@@ -92,17 +93,14 @@ export interface InclusionProof {
   path: string[]
 }
 
-interface LoadedChunk {
-  entries: Entry[]
-  bytes: Uint8Array[]
-  hashes?: string[]
+interface SealedPending {
+  view: ChunkView
+  root: Uint8Array
+  /** Framed entries, as stored. */
+  data: Uint8Array
 }
 
-interface SealedPending {
-  bytes: Uint8Array[]
-  entries: Entry[]
-  root: Uint8Array
-}
+const TAIL_BUFFER_BYTES = 64 * 1024
 
 type Waiter = { size: number; resolve: (size: number) => void; reject: (e: unknown) => void }
 
@@ -120,13 +118,21 @@ export class Series {
   private size = 0
   private durable = 0
   private lastHash = ZERO_HEX
-  private frontier = new MerkleFrontier()
+  /** Frontier over the roots of sealed chunks; with the tail's frontier it is the series' frontier (see PROTOCOL.md). */
+  private sealedFrontier = new MerkleFrontier()
+  private tailFrontier = new MerkleFrontier()
   private tailIndex = 0
-  private tailBytes: Uint8Array[] = []
-  private tailLeaves: Uint8Array[] = []
-  private tailEntries: Entry[] = []
+  private tailCount = 0
+  /**
+   * The open chunk's framed data: entries are encoded straight into it (no
+   * per-entry buffer). Grown by copying; views into an outgrown buffer stay
+   * valid since entries never change.
+   */
+  private tailBuf = new Uint8Array(TAIL_BUFFER_BYTES)
+  private tailUsed = 0
+  private tailView = new ChunkView(new Uint8Array(0))
   private readonly sealed = new Map<number, SealedPending>()
-  private readonly cache = new Map<number, LoadedChunk>()
+  private readonly cache = new Map<number, ChunkView>()
   private rootsCache: Uint8Array[] = []
   private states: States
   private pendingSnapshots: Snapshot[] = []
@@ -192,7 +198,7 @@ export class Series {
   }
   /** Hex Merkle root over all entries appended so far. */
   get root(): string {
-    return toHex(this.frontier.root())
+    return toHex(this.globalFrontier().root())
   }
   /** Resolves with the report of the load-time background verification. */
   get verified(): Promise<VerifyReport> {
@@ -208,24 +214,25 @@ export class Series {
   append(kind: string, body: JsonValue): { seq: number; hash: string } {
     if (this.destroyed) throw new Ir3Error('ERR_DESTROYED', 'series is closed')
     if (this.statusValue === 'damaged') {
-      throw new Ir3Error('ERR_DAMAGED', `series is damaged at seq ${this.problemList[0]?.seq ?? '?'}; refusing to extend it`)
+      throw new Ir3Error(
+        'ERR_DAMAGED',
+        `series is damaged at seq ${this.problemList[0]?.seq ?? '?'}; refusing to extend it`,
+      )
     }
     const seq = this.size
     const entry: Entry = { seq, t: Math.trunc(this.clock.now()), kind, body, prev: this.lastHash }
-    const bytes = encodeEntry(entry)
+    const bytes = this.encodeIntoTail(entry)
     const leaf = leafHash(bytes)
     const hash = toHex(leaf)
-    this.frontier.push(leaf)
-    this.tailBytes.push(bytes)
-    this.tailLeaves.push(leaf)
-    this.tailEntries.push(entry)
+    this.tailFrontier.push(leaf)
+    this.tailCount++
     this.size = seq + 1
     this.lastHash = hash
     this.states = applyEntry(this.reducers, this.states, entry)
     if (this.size % this.snapshotEvery === 0) {
       this.pendingSnapshots.push({ size: this.size, key: this.key, states: this.states })
     }
-    if (this.tailBytes.length === this.chunkSize) this.sealTail()
+    if (this.tailCount === this.chunkSize) this.sealTail()
     if (this.emitFrom < 0) {
       this.emitFrom = seq
       void Promise.resolve().then(() => this.emitAppended())
@@ -254,11 +261,12 @@ export class Series {
     for (let k = Math.floor(from / C); k * C < to; k++) {
       const chunk = await this.chunk(k)
       if (!chunk) break
-      const hashes = chunk.hashes ?? (chunk.hashes = chunk.bytes.map((b) => toHex(leafHash(b))))
       const lo = Math.max(from - k * C, 0)
-      const hi = Math.min(to - k * C, chunk.entries.length)
+      const hi = Math.min(to - k * C, chunk.length)
       for (let i = lo; i < hi; i++) {
-        out.push({ ...chunk.entries[i]!, hash: hashes[i]!, bytes: chunk.bytes[i]!.length })
+        const e = chunk.entry(i)
+        if (!e) break
+        out.push({ ...e, hash: chunk.hash(i)!, bytes: chunk.bytes(i)!.length })
       }
     }
     return out
@@ -281,8 +289,12 @@ export class Series {
       const k = Math.floor(at / C)
       const chunk = await this.chunk(k)
       if (!chunk) throw new Ir3Error('ERR_DAMAGED', `chunk ${k} is missing`)
-      const end = Math.min(size - k * C, chunk.entries.length)
-      for (let i = at - k * C; i < end; i++) states = applyEntry(this.reducers, states, chunk.entries[i]!)
+      const end = Math.min(size - k * C, chunk.length)
+      for (let i = at - k * C; i < end; i++) {
+        const e = chunk.entry(i)
+        if (!e) throw new Ir3Error('ERR_DAMAGED', `entry ${k * C + i}: ${chunk.broken ?? 'unreadable'}`)
+        states = applyEntry(this.reducers, states, e)
+      }
       at = k * C + end
       if (end < C && at < size) throw new Ir3Error('ERR_DAMAGED', `chunk ${k} is short`)
     }
@@ -296,7 +308,7 @@ export class Series {
     const checkpoint = this.checkpointValue
     const problems: Problem[] = []
     const C = this.chunkSize
-    const frontier = new MerkleFrontier()
+    const frontier = new MerkleFrontier() // over chunk roots, the last possibly partial
     let prev = ZERO_HEX
     let checked = 0
     const nChunks = Math.ceil(size / C)
@@ -313,7 +325,10 @@ export class Series {
           break outer
         }
         if (rec.count < expected) {
-          problems.push({ seq: k * C + rec.count, reason: `chunk ${k} is truncated: ${rec.count} of ${expected} entries` })
+          problems.push({
+            seq: k * C + rec.count,
+            reason: `chunk ${k} is truncated: ${rec.count} of ${expected} entries`,
+          })
           break outer
         }
         const framed = unframeEntries(rec.data)
@@ -341,12 +356,13 @@ export class Series {
           }
           const leaf = leafHash(bytes)
           leaves.push(leaf)
-          frontier.push(leaf)
           prev = toHex(leaf)
           checked++
         }
+        const chunkRoot = mth(leaves)
+        frontier.push(chunkRoot)
         if (expected === C) {
-          if (!rec.root || !bytesEqual(rec.root, mth(leaves))) {
+          if (!rec.root || !bytesEqual(rec.root, chunkRoot)) {
             // Every link checked out, so if this is the last chunk its last entry is the one that
             // can have changed unnoticed; the signed checkpoint decides which of the two is wrong.
             const lastChanged = k === nChunks - 1 && checkpoint !== null && checkpoint.root !== toHex(frontier.root())
@@ -377,7 +393,8 @@ export class Series {
 
   /** RFC 6962 inclusion proof of entry `seq` in the tree of the first `size` entries (default: durable size). */
   async inclusionProof(seq: number, size: number = this.durable): Promise<InclusionProof> {
-    if (!(seq >= 0 && seq < size && size <= this.size)) throw new Ir3Error('ERR_BAD_RANGE', `no entry ${seq} in size ${size}`)
+    if (!(seq >= 0 && seq < size && size <= this.size))
+      throw new Ir3Error('ERR_BAD_RANGE', `no entry ${seq} in size ${size}`)
     const C = this.chunkSize
     const k = Math.floor(seq / C)
     const leaves = await this.chunkLeaves(k, Math.min(C, size - k * C))
@@ -454,14 +471,48 @@ export class Series {
     this.emit({ type: 'status', status: 'damaged', problems })
   }
 
+  private globalFrontier(): MerkleFrontier {
+    return MerkleFrontier.from(this.size, [...this.sealedFrontier.peaks(), ...this.tailFrontier.peaks()])
+  }
+
+  /** Encodes `entry` into the open chunk's buffer behind its length prefix; throws before changing anything on bad input. */
+  private encodeIntoTail(entry: Entry): Uint8Array {
+    const text = entryText(entry)
+    if (text.length > MAX_ENTRY_BYTES)
+      throw new Ir3Error('ERR_ENTRY_TOO_LARGE', `entry is over ${MAX_ENTRY_BYTES} bytes`)
+    const at = this.tailUsed
+    let written = utf8Into(text, this.tailBuf, at + 4)
+    if (written < 0) {
+      const grown = new Uint8Array(Math.max(this.tailBuf.length * 2, at + 4 + text.length * 3))
+      grown.set(this.tailBuf.subarray(0, at))
+      this.tailBuf = grown
+      written = utf8Into(text, this.tailBuf, at + 4)
+    }
+    if (written > MAX_ENTRY_BYTES) {
+      throw new Ir3Error('ERR_ENTRY_TOO_LARGE', `entry is ${written} bytes, limit ${MAX_ENTRY_BYTES}`)
+    }
+    const buf = this.tailBuf
+    buf[at] = written >>> 24
+    buf[at + 1] = written >>> 16
+    buf[at + 2] = written >>> 8
+    buf[at + 3] = written
+    this.tailUsed = at + 4 + written
+    return buf.subarray(at + 4, at + 4 + written)
+  }
+
   private sealTail(): void {
-    const root = mth(this.tailLeaves)
-    this.sealed.set(this.tailIndex, { bytes: this.tailBytes, entries: this.tailEntries, root })
+    const root = this.tailFrontier.root()
+    this.sealedFrontier.push(root)
+    this.tailFrontier = new MerkleFrontier()
+    const data = this.tailBuf.slice(0, this.tailUsed)
+    this.tailBuf = new Uint8Array(TAIL_BUFFER_BYTES)
+    this.tailUsed = 0
+    this.tailView.update(data)
+    this.sealed.set(this.tailIndex, { view: this.tailView, root, data })
+    this.tailView = new ChunkView(new Uint8Array(0))
+    this.tailCount = 0
     this.rootsCache[this.tailIndex] = root
     this.tailIndex++
-    this.tailBytes = []
-    this.tailLeaves = []
-    this.tailEntries = []
   }
 
   private scheduleCommit(): void {
@@ -498,16 +549,20 @@ export class Series {
     for (let k = Math.floor(this.durable / C); k <= this.tailIndex; k++) {
       const s = this.sealed.get(k)
       if (s) {
-        chunks.push({ index: k, count: C, data: frameEntries(s.bytes), root: s.root })
+        chunks.push({ index: k, count: C, data: s.data, root: s.root })
         sealedNow.push(k)
-      } else if (k === this.tailIndex && this.tailBytes.length > 0) {
-        chunks.push({ index: k, count: this.tailBytes.length, data: frameEntries(this.tailBytes) })
+      } else if (k === this.tailIndex && this.tailCount > 0) {
+        chunks.push({ index: k, count: this.tailCount, data: this.tailBuf.slice(0, this.tailUsed) })
       }
     }
     const snapshots = this.pendingSnapshots.filter((p) => p.size <= target)
-    const head: SeriesHead = { size: target, lastHash: this.lastHash, peaks: this.frontier.peaks(), checkpoint: null }
-    const root = toHex(this.frontier.root())
-    const checkpoint = await signCheckpoint({ author: this.author, size: target, root, t: Math.trunc(this.clock.now()) }, this.signer)
+    const frontier = this.globalFrontier()
+    const head: SeriesHead = { size: target, lastHash: this.lastHash, peaks: frontier.peaks(), checkpoint: null }
+    const root = toHex(frontier.root())
+    const checkpoint = await signCheckpoint(
+      { author: this.author, size: target, root, t: Math.trunc(this.clock.now()) },
+      this.signer,
+    )
     head.checkpoint = checkpoint
     await this.store.commit({ chunks, head, snapshots })
     if (this.destroyed) return
@@ -517,7 +572,7 @@ export class Series {
     for (const k of sealedNow) {
       const s = this.sealed.get(k)
       this.sealed.delete(k)
-      if (s) this.remember(k, { entries: s.entries, bytes: s.bytes })
+      if (s) this.remember(k, s.view)
     }
     const ready = this.waiters.filter((w) => w.size <= target)
     this.waiters = this.waiters.filter((w) => w.size > target)
@@ -525,7 +580,7 @@ export class Series {
     this.emit({ type: 'durable', size: target, checkpoint })
   }
 
-  private remember(k: number, chunk: LoadedChunk): void {
+  private remember(k: number, chunk: ChunkView): void {
     this.cache.delete(k)
     this.cache.set(k, chunk)
     if (this.cache.size > CACHE_CHUNKS) {
@@ -534,32 +589,29 @@ export class Series {
     }
   }
 
-  /** Entries of chunk k from memory, cache or store (decoded without re-verification: the store was verified on load). */
-  private async chunk(k: number): Promise<LoadedChunk | undefined> {
-    if (k === this.tailIndex) return { entries: this.tailEntries, bytes: this.tailBytes }
+  /** Chunk k from memory, cache or store, read lazily. */
+  private async chunk(k: number): Promise<ChunkView | undefined> {
+    if (k === this.tailIndex) {
+      this.tailView.update(this.tailBuf.subarray(0, this.tailUsed))
+      return this.tailView
+    }
     const s = this.sealed.get(k)
-    if (s) return s
+    if (s) return s.view
     const cached = this.cache.get(k)
     if (cached) return cached
     const [rec] = await this.store.readChunks(k, k + 1)
     if (!rec) return undefined
-    const framed = unframeEntries(rec.data)
-    const loaded: LoadedChunk = { entries: [], bytes: framed.entries }
-    for (const b of framed.entries) {
-      const d = decodeEntry(b)
-      if (!d.ok) break
-      loaded.entries.push(d.entry)
-    }
-    loaded.bytes = loaded.bytes.slice(0, loaded.entries.length)
-    this.remember(k, loaded)
-    return loaded
+    const view = new ChunkView(rec.data)
+    this.remember(k, view)
+    return view
   }
 
   private async chunkLeaves(k: number, count: number): Promise<Uint8Array[]> {
-    if (k === this.tailIndex) return this.tailLeaves.slice(0, count)
     const c = await this.chunk(k)
-    if (!c || c.bytes.length < count) throw new Ir3Error('ERR_DAMAGED', `chunk ${k} is missing or short`)
-    return c.bytes.slice(0, count).map((b) => leafHash(b))
+    if (!c || c.length < count) throw new Ir3Error('ERR_DAMAGED', `chunk ${k} is missing or short`)
+    const leaves: Uint8Array[] = []
+    for (let i = 0; i < count; i++) leaves.push(leafHash(c.bytes(i)!))
+    return leaves
   }
 
   /** Roots of the chunks covering the first `size` entries; the last may be a partial chunk's root. */
@@ -592,14 +644,18 @@ export class Series {
     const problems: Problem[] = []
     const last = head.size - 1
     const cp = head.checkpoint
+    let stored: MerkleFrontier | null = null
+    const sealedCount = Math.floor(head.size / C)
     try {
-      this.frontier = MerkleFrontier.from(head.size, head.peaks)
+      stored = MerkleFrontier.from(head.size, head.peaks)
+      this.sealedFrontier = MerkleFrontier.from(sealedCount, head.peaks.slice(0, popcount(sealedCount)))
     } catch {
       problems.push({ seq: last, reason: 'stored Merkle frontier is malformed' })
     }
     if (!cp) problems.push({ seq: last, reason: 'no checkpoint covers the series' })
-    else if (cp.size !== head.size) problems.push({ seq: last, reason: `checkpoint covers ${cp.size} entries, head says ${head.size}` })
-    else if (problems.length === 0 && cp.root !== toHex(this.frontier.root())) {
+    else if (cp.size !== head.size)
+      problems.push({ seq: last, reason: `checkpoint covers ${cp.size} entries, head says ${head.size}` })
+    else if (stored && cp.root !== toHex(stored.root())) {
       problems.push({ seq: last, reason: 'checkpoint root does not match the stored frontier' })
     } else {
       const c = await verifyCheckpoint(cp, this.signer.publicKey, this.verifier)
@@ -615,22 +671,33 @@ export class Series {
       const [rec] = await this.store.readChunks(this.tailIndex, this.tailIndex + 1)
       const framed = rec ? unframeEntries(rec.data) : { ok: false as const, entries: [], reason: 'missing' }
       let prevHex: string | null = null
+      let used = 0
       for (let i = 0; i < Math.min(tailCount, framed.entries.length); i++) {
         const bytes = framed.entries[i]!
         const d = decodeEntry(bytes)
         const seq = this.tailIndex * C + i
         if (!d.ok || d.entry.seq !== seq || (prevHex !== null && d.entry.prev !== prevHex)) {
-          problems.push({ seq, reason: d.ok ? 'entry is out of place in the chain' : `entry does not decode: ${d.reason}` })
+          problems.push({
+            seq,
+            reason: d.ok ? 'entry is out of place in the chain' : `entry does not decode: ${d.reason}`,
+          })
           break
         }
         const leaf = leafHash(bytes)
         prevHex = toHex(leaf)
-        this.tailBytes.push(bytes)
-        this.tailLeaves.push(leaf)
-        this.tailEntries.push(d.entry)
+        this.tailFrontier.push(leaf)
+        this.tailCount++
+        used += 4 + bytes.length
       }
-      if (problems.length === 0 && (this.tailEntries.length !== tailCount || prevHex !== head.lastHash)) {
-        problems.push({ seq: this.tailIndex * C + this.tailEntries.length, reason: 'open chunk does not match the head' })
+      if (rec) {
+        this.tailBuf = new Uint8Array(Math.max(TAIL_BUFFER_BYTES, used * 2))
+        this.tailBuf.set(rec.data.subarray(0, used))
+        this.tailUsed = used
+      }
+      if (problems.length === 0 && (this.tailCount !== tailCount || prevHex !== head.lastHash)) {
+        problems.push({ seq: this.tailIndex * C + this.tailCount, reason: 'open chunk does not match the head' })
+      } else if (problems.length === 0 && cp && toHex(this.globalFrontier().root()) !== cp.root) {
+        problems.push({ seq: last, reason: 'entry does not match the signed checkpoint' })
       }
     }
     try {
@@ -641,15 +708,22 @@ export class Series {
       while (at < head.size) {
         const k = Math.floor(at / C)
         const chunk = await this.chunk(k)
-        if (!chunk || chunk.entries.length === 0) throw new Error(`chunk ${k} is unreadable`)
-        const end = Math.min(head.size - k * C, chunk.entries.length)
-        for (let i = at - k * C; i < end; i++) states = applyEntry(this.reducers, states, chunk.entries[i]!)
+        if (!chunk || chunk.length === 0) throw new Error(`chunk ${k} is unreadable`)
+        const end = Math.min(head.size - k * C, chunk.length)
+        for (let i = at - k * C; i < end; i++) {
+          const e = chunk.entry(i)
+          if (!e) throw new Error(`entry ${k * C + i}: ${chunk.broken ?? 'unreadable'}`)
+          states = applyEntry(this.reducers, states, e)
+        }
         if (k * C + end === at) throw new Error(`chunk ${k} is short`)
         at = k * C + end
       }
       this.states = states
     } catch (e: unknown) {
-      problems.push({ seq: last, reason: `derived state cannot be rebuilt: ${e instanceof Error ? e.message : String(e)}` })
+      problems.push({
+        seq: last,
+        reason: `derived state cannot be rebuilt: ${e instanceof Error ? e.message : String(e)}`,
+      })
     }
     if (problems.length > 0) {
       this.problemList = problems
@@ -670,10 +744,23 @@ export class Series {
       (e: unknown) => {
         this.verification = null
         this.setDamaged([{ seq: 0, reason: `verification failed: ${e instanceof Error ? e.message : String(e)}` }])
-        return { ok: false, size: this.durable, checked: 0, problems: this.problemList.slice(), checkpoint: this.checkpointValue, ms: 0 }
+        return {
+          ok: false,
+          size: this.durable,
+          checked: 0,
+          problems: this.problemList.slice(),
+          checkpoint: this.checkpointValue,
+          ms: 0,
+        }
       },
     )
   }
+}
+
+function popcount(n: number): number {
+  let c = 0
+  for (; n > 0; n = Math.floor(n / 2)) c += n % 2
+  return c
 }
 
 /** Parses a hex hash, throwing on malformed input (for trusted internal data). */

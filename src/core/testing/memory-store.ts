@@ -20,7 +20,9 @@ export function createMemoryEventStore(): MemoryEventStore {
   let head: SeriesHead | null = null
   let failures = 0
   const copyChunk = (c: ChunkRecord): ChunkRecord =>
-    c.root ? { index: c.index, count: c.count, data: c.data.slice(), root: c.root.slice() } : { index: c.index, count: c.count, data: c.data.slice() }
+    c.root
+      ? { index: c.index, count: c.count, data: c.data.slice(), root: c.root.slice() }
+      : { index: c.index, count: c.count, data: c.data.slice() }
   return {
     async loadHead() {
       return head ? structuredClone(head) : null

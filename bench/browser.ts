@@ -1,0 +1,65 @@
+/** Shared bench plumbing: the real server over dist/, Debian's Chromium with an on-disk profile. */
+import { chromium, type BrowserContext } from '@playwright/test'
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer, type Server } from '../signaling/server.ts'
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--allow-loopback-in-peer-connection',
+  '--use-fake-ui-for-media-stream',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+]
+
+export interface BenchEnv {
+  url: string
+  context: BrowserContext
+  close(): Promise<void>
+}
+
+export async function startBench(): Promise<BenchEnv> {
+  const server: Server = createServer({})
+  const { url } = await server.listen()
+  const profile = mkdtempSync(join(tmpdir(), 'ir3-bench-'))
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env['CHROMIUM_PATH'] || '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    permissions: ['camera', 'microphone'],
+  })
+  return {
+    url,
+    context,
+    async close() {
+      await context.close()
+      await server.close()
+      rmSync(profile, { recursive: true, force: true })
+    },
+  }
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+/** Prints a table, then the JSON object as the last line, and saves it. */
+export function report(name: string, rows: [string, string | number, string?][], json: Record<string, unknown>): void {
+  const w = Math.max(...rows.map((r) => r[0].length))
+  console.log(`\n${name}`)
+  for (const [k, v, note] of rows) console.log(`  ${k.padEnd(w)}  ${String(v).padStart(12)}${note ? `  ${note}` : ''}`)
+  mkdirSync('bench/results', { recursive: true })
+  writeFileSync(`bench/results/${name}.json`, JSON.stringify(json, null, 2) + '\n')
+  console.log(JSON.stringify(json))
+}

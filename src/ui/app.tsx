@@ -1,0 +1,69 @@
+/**
+ * The inspector: the first page of iR³ Web. `mountApp` wires a node to the
+ * React tree through a vanilla store (src/ui/store.ts) and an entry cache
+ * (src/ui/entry-cache.ts), both owned by the mount and disposed with it.
+ */
+import { StrictMode } from 'react'
+import { createRoot } from 'react-dom/client'
+import type { NodeSummary } from '../adapters/node-registry.ts'
+import type { Ir3Node } from '../core/node.ts'
+import { AppendForm } from './append-form.tsx'
+import { DamageAlert } from './damage-alert.tsx'
+import { DerivedState } from './derived-state.tsx'
+import { createEntryCache } from './entry-cache.ts'
+import { EntryDetail } from './entry-detail.tsx'
+import { InspectorProvider } from './inspector-context.tsx'
+import { NodeHeader } from './node-header.tsx'
+import { NodesList } from './nodes-list.tsx'
+import { SeriesList } from './series-list.tsx'
+import { createInspectorStore } from './store.ts'
+import { VerifyPanel } from './verify-panel.tsx'
+import './styles.css'
+
+export interface AppContext {
+  node: Ir3Node
+  /** How this tab came to run the node. */
+  how: 'created' | 'resumed' | 'requested'
+  /** Why a remembered or requested node was not resumed, if so. */
+  note: string | null
+  listNodes(): Promise<NodeSummary[]>
+}
+
+function App() {
+  return (
+    <div className="app">
+      <NodeHeader />
+      <DamageAlert />
+      <main className="layout">
+        <div className="column column-main">
+          <SeriesList append={<AppendForm />} />
+        </div>
+        <div className="column column-side">
+          <EntryDetail />
+          <DerivedState />
+          <VerifyPanel />
+          <NodesList />
+        </div>
+      </main>
+    </div>
+  )
+}
+
+/** Renders the inspector into `el`; returns a function that unmounts it. */
+export function mountApp(el: HTMLElement, ctx: AppContext): () => void {
+  const inspector = createInspectorStore(ctx.node)
+  const cache = createEntryCache(ctx.node)
+  const root = createRoot(el)
+  root.render(
+    <StrictMode>
+      <InspectorProvider value={{ app: ctx, store: inspector.store, cache }}>
+        <App />
+      </InspectorProvider>
+    </StrictMode>,
+  )
+  return () => {
+    root.unmount()
+    inspector.dispose()
+    cache.dispose()
+  }
+}

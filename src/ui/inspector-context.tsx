@@ -1,0 +1,42 @@
+/** React access to the inspector: the app context, the store and the entry cache. */
+import { createContext, useContext, type ReactNode } from 'react'
+import { useStore } from 'zustand'
+import type { StoreApi } from 'zustand/vanilla'
+import type { AppContext } from './app.tsx'
+import type { EntryCache } from './entry-cache.ts'
+import type { InspectorState } from './store.ts'
+
+interface Inspector {
+  app: AppContext
+  store: StoreApi<InspectorState>
+  cache: EntryCache
+}
+
+const InspectorContext = createContext<Inspector | null>(null)
+
+export function InspectorProvider({ value, children }: { value: Inspector; children: ReactNode }) {
+  return <InspectorContext.Provider value={value}>{children}</InspectorContext.Provider>
+}
+
+function useInspectorContext(): Inspector {
+  const ctx = useContext(InspectorContext)
+  if (!ctx) throw new Error('inspector components must be rendered inside <InspectorProvider>')
+  return ctx
+}
+
+/** A slice of the inspector state; select primitives or stable references. */
+export function useInspector<T>(selector: (s: InspectorState) => T): T {
+  return useStore(useInspectorContext().store, selector)
+}
+
+export function useApp(): AppContext {
+  return useInspectorContext().app
+}
+
+export function useNode(): AppContext['node'] {
+  return useInspectorContext().app.node
+}
+
+export function useEntryCache(): EntryCache {
+  return useInspectorContext().cache
+}
