@@ -6,7 +6,8 @@ import { fromHex, leafHash, toHex } from '../src/core/series/hash.ts'
 import { verifyConsistency, verifyInclusion } from '../src/core/series/merkle.ts'
 import { verifyChunk } from '../src/core/series/chunk.ts'
 import { signCheckpoint, verifyCheckpoint } from '../src/core/series/checkpoint.ts'
-import { applyEntry, defaultReducers, initialStates, type States } from '../src/core/series/reducers.ts'
+import { applyEntry, initialStates, type States } from '../src/core/series/reducers.ts'
+import { builtInReducers } from '../src/core/node.ts'
 import { createWebCryptoSigner, createWebCryptoVerifier, generateKeyPair } from '../src/adapters/webcrypto-signer.ts'
 import type { Ir3Node } from '../src/core/node.ts'
 
@@ -339,9 +340,11 @@ async function chunkPath(node: Ir3Node, k: number): Promise<string[]> {
 }
 
 describe('derived state', () => {
-  function replay(entries: { seq: number; t: number; kind: string; body: unknown; prev: string }[]): States {
-    let s = initialStates(defaultReducers)
-    for (const e of entries) s = applyEntry(defaultReducers, s, decodeEntryFrom(e))
+  function replay(
+    entries: { seq: number; t: number; kind: string; body: unknown; prev: string; bytes: number }[],
+  ): States {
+    let s = initialStates(builtInReducers)
+    for (const e of entries) s = applyEntry(builtInReducers, s, decodeEntryFrom(e), e.bytes)
     return s
   }
   function decodeEntryFrom(e: { seq: number; t: number; kind: string; body: unknown; prev: string }) {

@@ -1,13 +1,13 @@
 /**
- * createNode(deps): a node of the iR³ network. For now a node is its series
- * (and everything derived from it); the mesh, intents and chunks attach here
- * in later layers. The core is handed all of its world through `deps`.
+ * createNode(deps): a node of the iR³ network — its series, and, when handed
+ * a transport, its place in the mesh and its intents. The core is handed all
+ * of its world through `deps`.
  */
 import { nameFromId, nodeIdFromPublicKey } from './identity.ts'
 import type { JsonValue } from './json.ts'
-import type { Clock, EventStore, Rng, Signer, Verifier } from './ports.ts'
+import type { Bootstrap, Clock, EventStore, Rng, Signer, Transport, Verifier } from './ports.ts'
 import { toHex } from './series/hash.ts'
-import type { Reducer, States } from './series/reducers.ts'
+import { defaultReducers, type Reducer, type States } from './series/reducers.ts'
 import {
   Series,
   type EntryView,
@@ -17,6 +17,11 @@ import {
   type SeriesStatus,
   type VerifyReport,
 } from './series/series.ts'
+import { Mesh, type KnownNode, type MeshOptions, type PeerView } from './mesh/mesh.ts'
+import { peersReducer } from './mesh/reducers.ts'
+import { Intents, type DeclareOptions, type IntentHandler } from './intents/intents.ts'
+import { limiterView, limitsReducer, type Budgets, type LimiterView, type LimitsState } from './intents/limits.ts'
+import { intentsReducer, type IntentSummary } from './intents/reducers.ts'
 
 export interface NodeDeps {
   store: EventStore
@@ -24,6 +29,11 @@ export interface NodeDeps {
   verifier: Verifier
   clock: Clock
   rng: Rng
+  /** Without a transport the node has a series but no mesh. */
+  transport?: Transport
+  bootstrap?: Bootstrap | null
+  mesh?: MeshOptions
+  /** Extra reducers, after the built-in ones. */
   reducers?: readonly Reducer[]
   chunkSize?: number
   snapshotEvery?: number
@@ -35,6 +45,8 @@ export interface Ir3Node {
   /** Hex public key. */
   readonly publicKey: string
   readonly series: Series
+  readonly mesh: Mesh | null
+  readonly intents: Intents | null
   readonly length: number
   readonly durableLength: number
   readonly status: SeriesStatus
@@ -46,27 +58,77 @@ export interface Ir3Node {
   verify(): Promise<VerifyReport>
   proof(seq: number, size?: number): Promise<InclusionProof>
   subscribe(fn: (e: SeriesEvent) => void): () => void
+  /** Live links (empty without a mesh). */
+  peers(): PeerView[]
+  known(): KnownNode[]
+  /** Declares an intent; throws ERR_NO_MESH without a transport. */
+  declare(kind: string, body: JsonValue, opts?: DeclareOptions): { id: string }
+  intent(id: string): IntentSummary | null
+  handle(kind: string, handler: IntentHandler): void
+  /** Sets rate-limiter budgets (recorded as `limits-set`). */
+  setLimits(budgets: Partial<Budgets>): void
+  limits(): { budgets: Budgets; view: LimiterView }
   destroy(): void
 }
 
+/** Reducers every node runs. */
+export const builtInReducers: readonly Reducer[] = [
+  ...defaultReducers,
+  peersReducer as Reducer,
+  limitsReducer as Reducer,
+  intentsReducer as Reducer,
+]
+
 export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
   const id = nodeIdFromPublicKey(deps.signer.publicKey)
+  const publicKey = toHex(deps.signer.publicKey)
   const series = await Series.open({
     author: id,
     signer: deps.signer,
     verifier: deps.verifier,
     store: deps.store,
     clock: deps.clock,
-    ...(deps.reducers ? { reducers: deps.reducers } : {}),
+    reducers: [...builtInReducers, ...(deps.reducers ?? [])],
     ...(deps.chunkSize ? { chunkSize: deps.chunkSize } : {}),
     ...(deps.snapshotEvery ? { snapshotEvery: deps.snapshotEvery } : {}),
   })
+  // A damaged or closed series cannot record: the mesh and intents then go on without recording rather than crash.
+  const record = (kind: string, body: JsonValue) => {
+    if (series.status === 'damaged' || destroyed) return
+    series.append(kind, body)
+  }
   let destroyed = false
+  let mesh: Mesh | null = null
+  let intents: Intents | null = null
+  if (deps.transport) {
+    mesh = new Mesh({
+      id,
+      publicKey,
+      signer: deps.signer,
+      verifier: deps.verifier,
+      clock: deps.clock,
+      rng: deps.rng,
+      transport: deps.transport,
+      bootstrap: deps.bootstrap ?? null,
+      record,
+      ...(deps.mesh ? { options: deps.mesh } : {}),
+    })
+    intents = new Intents({ mesh, clock: deps.clock, rng: deps.rng, record, state: () => series.current })
+    const m = mesh
+    intents.handle('ping', () => ({
+      answer: 'yes',
+      data: { id, degree: m.readyPeers().length, length: series.length },
+    }))
+    mesh.start()
+  }
+  const limitsState = () => series.current['limits'] as LimitsState
   return {
     id,
     name: nameFromId(id),
-    publicKey: toHex(deps.signer.publicKey),
+    publicKey,
     series,
+    mesh,
+    intents,
     get length() {
       return series.length
     },
@@ -86,9 +148,26 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     verify: () => series.verify(),
     proof: (seq, size) => series.inclusionProof(seq, size),
     subscribe: (fn) => series.subscribe(fn),
+    peers: () => mesh?.peers() ?? [],
+    known: () => mesh?.known() ?? [],
+    declare(kind, body, opts) {
+      if (!intents) throw new Error('ERR_NO_MESH: this node has no transport')
+      return intents.declare(kind, body, opts)
+    },
+    intent: (iid) => intents?.summary(iid) ?? null,
+    handle(kind, handler) {
+      if (!intents) throw new Error('ERR_NO_MESH: this node has no transport')
+      intents.handle(kind, handler)
+    },
+    setLimits(budgets) {
+      series.append('limits-set', { budgets: budgets as JsonValue })
+    },
+    limits: () => ({ budgets: limitsState().budgets, view: limiterView(limitsState()) }),
     destroy() {
       if (destroyed) return
       destroyed = true
+      intents?.stop()
+      mesh?.stop()
       series.close()
       deps.store.close()
     },

@@ -100,3 +100,68 @@ export interface EventStore {
   readRoots(from: number, to: number): Promise<Uint8Array[]>
   close(): void
 }
+
+/** A node as the bootstrap server or a peer record introduces it. */
+export interface PeerInfo {
+  id: string
+  /** Hex raw Ed25519 public key. */
+  publicKey: string
+}
+
+/** Callbacks of one link; the transport calls them, never synchronously from `createLink`. */
+export interface LinkHandlers {
+  /** A signal (offer, answer or candidate) to carry to the remote side's `Link.signal`. Opaque JSON. */
+  onSignal(data: JsonValue): void
+  /** The data channel is open both ways. */
+  onOpen(): void
+  /** One message, as sent (messages are ordered and reliable). */
+  onData(data: Uint8Array): void
+  /** The link is gone (closed by either side, failed, or never opened). Called once. */
+  onClose(reason: string): void
+}
+
+/** One peer-to-peer data channel (a WebRTC connection in the tab). */
+export interface Link {
+  /** Feeds a signal produced by the remote side. Malformed signals close the link. */
+  signal(data: JsonValue): void
+  /** Queues one message; returns false (and drops it) if the link is not open. */
+  send(data: Uint8Array): boolean
+  /** Bytes queued and not yet sent. */
+  readonly bufferedAmount: number
+  /** Closes the link; `onClose` follows. Idempotent. */
+  close(): void
+}
+
+/**
+ * Makes links. The initiator's link emits the first signal (an offer); the
+ * other side creates its link with `initiator: false` and feeds it that
+ * signal. How signals travel (server or mesh) is the caller's business.
+ */
+export interface Transport {
+  createLink(opts: { initiator: boolean }, handlers: LinkHandlers): Link
+}
+
+export type BootstrapState = 'connecting' | 'open' | 'closed'
+
+export interface BootstrapHandlers {
+  onState(state: BootstrapState, detail: string): void
+  /** A random sample of present nodes (on welcome, and on `requestPeers`). */
+  onPeers(peers: PeerInfo[]): void
+  /** A signal relayed by the server from node `from`. */
+  onSignal(from: string, data: JsonValue): void
+  /** An error the server reported (e.g. NOT_PRESENT for `to`). */
+  onError(code: string, message: string, to?: string): void
+}
+
+/**
+ * The bootstrap (signaling) server as the node sees it: it introduces a few
+ * present nodes and relays signals to them. The adapter proves the node's key
+ * to the server and reconnects with backoff until stopped.
+ */
+export interface Bootstrap {
+  start(handlers: BootstrapHandlers): void
+  requestPeers(): void
+  /** Relays a signal; false if not connected. */
+  signal(to: string, data: JsonValue): boolean
+  stop(): void
+}

@@ -12,7 +12,8 @@ export interface Reducer<S extends JsonValue = JsonValue> {
   /** Bump when the reducer's meaning changes: snapshots of other versions are ignored. */
   version: number
   initial: S
-  reduce(state: S, entry: Entry): S
+  /** `size` is the entry's encoded size in bytes. */
+  reduce(state: S, entry: Entry, size: number): S
 }
 
 export type States = Record<string, JsonValue>
@@ -31,10 +32,10 @@ export function initialStates(reducers: readonly Reducer[]): States {
   return s
 }
 
-/** Applies one entry to every reducer; returns a new states object. */
-export function applyEntry(reducers: readonly Reducer[], states: States, entry: Entry): States {
+/** Applies one entry (of `size` encoded bytes) to every reducer; returns a new states object. */
+export function applyEntry(reducers: readonly Reducer[], states: States, entry: Entry, size = 0): States {
   const next: States = {}
-  for (const r of reducers) next[r.name] = r.reduce(states[r.name] ?? r.initial, entry)
+  for (const r of reducers) next[r.name] = r.reduce(states[r.name] ?? r.initial, entry, size)
   return next
 }
 

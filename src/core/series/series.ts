@@ -228,7 +228,7 @@ export class Series {
     this.tailCount++
     this.size = seq + 1
     this.lastHash = hash
-    this.states = applyEntry(this.reducers, this.states, entry)
+    this.states = applyEntry(this.reducers, this.states, entry, bytes.length)
     if (this.size % this.snapshotEvery === 0) {
       this.pendingSnapshots.push({ size: this.size, key: this.key, states: this.states })
     }
@@ -293,7 +293,7 @@ export class Series {
       for (let i = at - k * C; i < end; i++) {
         const e = chunk.entry(i)
         if (!e) throw new Ir3Error('ERR_DAMAGED', `entry ${k * C + i}: ${chunk.broken ?? 'unreadable'}`)
-        states = applyEntry(this.reducers, states, e)
+        states = applyEntry(this.reducers, states, e, chunk.bytes(i)!.length)
       }
       at = k * C + end
       if (end < C && at < size) throw new Ir3Error('ERR_DAMAGED', `chunk ${k} is short`)
@@ -713,7 +713,7 @@ export class Series {
         for (let i = at - k * C; i < end; i++) {
           const e = chunk.entry(i)
           if (!e) throw new Error(`entry ${k * C + i}: ${chunk.broken ?? 'unreadable'}`)
-          states = applyEntry(this.reducers, states, e)
+          states = applyEntry(this.reducers, states, e, chunk.bytes(i)!.length)
         }
         if (k * C + end === at) throw new Error(`chunk ${k} is short`)
         at = k * C + end

@@ -9,29 +9,68 @@ export interface ManualClock extends Clock {
 
 export function createManualClock(start = 1_700_000_000_000): ManualClock {
   let now = start
-  let nextId = 0
-  const timers = new Map<number, { at: number; fn: () => void }>()
+  let seq = 0
+  let live = 0
+  // Binary min-heap on (at, seq): timers due at the same time fire in the order they were set.
+  const heap: { at: number; seq: number; fn: (() => void) | null }[] = []
+  const less = (a: (typeof heap)[number], b: (typeof heap)[number]) => a.at < b.at || (a.at === b.at && a.seq < b.seq)
+  const push = (t: (typeof heap)[number]) => {
+    heap.push(t)
+    let i = heap.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!less(heap[i]!, heap[p]!)) break
+      ;[heap[i], heap[p]] = [heap[p]!, heap[i]!]
+      i = p
+    }
+  }
+  const pop = () => {
+    const top = heap[0]!
+    const last = heap.pop()!
+    if (heap.length > 0) {
+      heap[0] = last
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let m = i
+        if (l < heap.length && less(heap[l]!, heap[m]!)) m = l
+        if (r < heap.length && less(heap[r]!, heap[m]!)) m = r
+        if (m === i) break
+        ;[heap[i], heap[m]] = [heap[m]!, heap[i]!]
+        i = m
+      }
+    }
+    return top
+  }
   return {
     now: () => now,
     setTimeout(fn, ms) {
-      const id = nextId++
-      timers.set(id, { at: now + Math.max(0, ms), fn })
-      return () => timers.delete(id)
+      const t = { at: now + Math.max(0, ms), seq: seq++, fn: fn as (() => void) | null }
+      push(t)
+      live++
+      return () => {
+        if (t.fn) {
+          t.fn = null
+          live--
+        }
+      }
     },
     advance(ms) {
       const end = now + ms
-      for (;;) {
-        let best: [number, { at: number; fn: () => void }] | null = null
-        for (const t of timers) if (t[1].at <= end && (!best || t[1].at < best[1].at)) best = t
-        if (!best) break
-        timers.delete(best[0])
-        now = best[1].at
-        best[1].fn()
+      while (heap.length > 0 && heap[0]!.at <= end) {
+        const t = pop()
+        if (!t.fn) continue
+        const fn = t.fn
+        t.fn = null
+        live--
+        now = t.at
+        fn()
       }
       now = end
     },
     get pending() {
-      return timers.size
+      return live
     },
   }
 }

@@ -1,0 +1,304 @@
+/**
+ * Intents: declare → flood → decide → answer directly → YES / NO / SILENCE.
+ *
+ * A declarer signs an intent `{ id, origin, kind, body, t, deadline, targets }`
+ * and floods it: every node handles each intent once (a seen-set keyed by id)
+ * and forwards it once to its other peers while its TTL lasts. A receiver
+ * records `intent-received`, decides from its own derived state (rate
+ * limiters, then the handler registered for the kind) and answers YES (with
+ * data) or NO (reason, retry-after), or stays silent. The answer goes
+ * directly to the declarer: over an existing link, else over a link
+ * negotiated through the mesh for the purpose, else — the last resort —
+ * relayed back along the path the intent came by. `response-sent` records
+ * which. The declarer records each answer as it arrives (`response-received`,
+ * late if after the deadline) and at the deadline `silence-recorded` for every
+ * target that did not answer.
+ */
+import type { JsonValue } from '../json.ts'
+import type { Clock, Rng } from '../ports.ts'
+import type { States } from '../series/reducers.ts'
+import type { Mesh } from '../mesh/mesh.ts'
+import { MAX_TTL, type Frame, type IntentPayload, type ResponsePayload } from '../mesh/frames.ts'
+import { decide, type LimitsState } from './limits.ts'
+import { summarize, type IntentsState, type IntentSummary } from './reducers.ts'
+
+export type Decision =
+  { answer: 'yes'; data?: JsonValue } | { answer: 'no'; reason: string; retryAfter?: number } | { answer: 'silent' }
+
+export interface IncomingIntent {
+  id: string
+  origin: string
+  kind: string
+  body: JsonValue
+  deadline: number
+}
+
+/** Decides one intent of a kind, from this node's derived state. */
+export type IntentHandler = (intent: IncomingIntent, state: States) => Decision | Promise<Decision>
+
+export interface DeclareOptions {
+  /** Hops the flood travels. Default 6, at most 16. */
+  ttl?: number
+  /** Time to answer, ms. Default 5000. */
+  deadlineMs?: number
+  /** Nodes asked to answer; default: every node known to be present. */
+  targets?: string[]
+}
+
+export interface IntentsDeps {
+  mesh: Mesh
+  clock: Clock
+  rng: Rng
+  record(kind: string, body: JsonValue): void
+  /** The node's current derived state. */
+  state(): States
+  /** How long a responder tries to open a direct link before relaying. Default 1500 ms. */
+  responseLinkMs?: number
+}
+
+export interface IntentStats {
+  declared: number
+  received: number
+  duplicates: number
+  forwarded: number
+  responsesSent: { direct: number; 'new-link': number; relayed: number; failed: number }
+  responsesRelayedForOthers: number
+}
+
+const SEEN_KEEP_MS = 120_000
+const MAX_DEADLINE_MS = 10 * 60_000
+
+export class Intents {
+  readonly stats: IntentStats = {
+    declared: 0,
+    received: 0,
+    duplicates: 0,
+    forwarded: 0,
+    responsesSent: { direct: 0, 'new-link': 0, relayed: 0, failed: 0 },
+    responsesRelayedForOthers: 0,
+  }
+  /** Frames received per intent id (first copy and duplicates): the flood's cost. */
+  readonly copies = new Map<string, number>()
+  private readonly deps: IntentsDeps
+  private readonly handlers = new Map<string, IntentHandler>()
+  private readonly seen = new Map<string, { from: string | null; until: number }>()
+  private readonly answeredBy = new Map<string, Set<string>>()
+  private stopped = false
+
+  constructor(deps: IntentsDeps) {
+    this.deps = deps
+    deps.mesh.on('intent', (from, f) => void this.onIntent(from, f))
+    deps.mesh.on('resp', (from, f) => void this.onResponse(from, f))
+  }
+
+  /** Registers the handler for an intent kind; nodes without one stay silent (and still forward). */
+  handle(kind: string, handler: IntentHandler): void {
+    this.handlers.set(kind, handler)
+  }
+
+  kinds(): string[] {
+    return [...this.handlers.keys()]
+  }
+
+  stop(): void {
+    this.stopped = true
+  }
+
+  /** Declares an intent; returns at once with its id. `intent-declared` is recorded with the target set. */
+  declare(kind: string, body: JsonValue, opts: DeclareOptions = {}): { id: string } {
+    const { mesh, clock } = this.deps
+    const ttl = Math.max(1, Math.min(MAX_TTL, Math.floor(opts.ttl ?? 6)))
+    const deadlineMs = Math.max(1, Math.min(MAX_DEADLINE_MS, Math.floor(opts.deadlineMs ?? 5000)))
+    const now = Math.trunc(clock.now())
+    const id = this.randomId()
+    const targets = opts.targets ? [...new Set(opts.targets)].filter((t) => t !== mesh.id) : this.present()
+    const deadline = now + deadlineMs
+    // Recorded first: a bad kind or body throws here, before anything is sent.
+    this.deps.record('intent-declared', { id, kind, body, targets, deadline, ttl })
+    this.stats.declared++
+    this.seen.set(id, { from: null, until: deadline + SEEN_KEEP_MS })
+    this.answeredBy.set(id, new Set())
+    const p: IntentPayload = {
+      id,
+      origin: mesh.id,
+      key: mesh.publicKey,
+      kind,
+      body,
+      t: now,
+      deadline,
+      targets: opts.targets ? targets : null,
+    }
+    void mesh.sign('intent', p).then((s) => {
+      if (!this.stopped) mesh.broadcast({ t: 'intent', p, s, ttl: ttl - 1, hops: 1 })
+    })
+    clock.setTimeout(() => this.atDeadline(id), deadlineMs)
+    return { id }
+  }
+
+  /** The outcome of an intent this node declared. */
+  summary(id: string): IntentSummary | null {
+    const d = (this.deps.state()['intents'] as IntentsState | undefined)?.declared[id]
+    return d ? summarize(id, d) : null
+  }
+
+  /** Nodes known to be present: live peers and nodes heard of recently. */
+  present(): string[] {
+    const ids = new Set(this.deps.mesh.readyPeers())
+    for (const k of this.deps.mesh.known()) ids.add(k.id)
+    ids.delete(this.deps.mesh.id)
+    return [...ids].sort()
+  }
+
+  private randomId(): string {
+    let s = ''
+    for (let i = 0; i < 32; i++) s += Math.floor(this.deps.rng.next() * 16).toString(16)
+    return s
+  }
+
+  private atDeadline(id: string): void {
+    if (this.stopped) return
+    const d = (this.deps.state()['intents'] as IntentsState | undefined)?.declared[id]
+    if (!d) return
+    const answered = this.answeredBy.get(id) ?? new Set()
+    for (const peer of d.targets) if (!answered.has(peer)) this.deps.record('silence-recorded', { intent: id, peer })
+    // Late answers are still recorded for a while, then forgotten.
+    this.deps.clock.setTimeout(() => this.answeredBy.delete(id), SEEN_KEEP_MS)
+  }
+
+  private async onIntent(from: string, f: Extract<Frame, { t: 'intent' }>): Promise<void> {
+    const { mesh, clock } = this.deps
+    const p = f.p
+    this.copies.set(p.id, (this.copies.get(p.id) ?? 0) + 1)
+    if (this.copies.size > 5000) this.copies.delete(this.copies.keys().next().value!)
+    if (this.seen.has(p.id)) {
+      this.stats.duplicates++
+      mesh.countDuplicate()
+      return
+    }
+    const now = clock.now()
+    if (p.deadline < now || p.deadline - p.t > MAX_DEADLINE_MS || p.t > now + 60_000) return mesh.reject(from, 'stale')
+    this.seen.set(p.id, { from, until: p.deadline + SEEN_KEEP_MS })
+    if (!(await mesh.verify('intent', p, p.origin, p.key, f.s))) {
+      this.seen.delete(p.id)
+      return mesh.reject(from, 'badSignature')
+    }
+    if (this.stopped || p.origin === mesh.id) return
+    this.stats.received++
+    this.prune(now)
+    this.deps.record('intent-received', { id: p.id, origin: p.origin, kind: p.kind, from, hops: f.hops })
+    const verdict = decide(this.deps.state()['limits'] as LimitsState, p.origin, p.kind)
+    if (verdict.answer !== 'silent' && f.ttl > 0) {
+      this.stats.forwarded += mesh.broadcast({ ...f, ttl: f.ttl - 1, hops: f.hops + 1 }, from)
+    }
+    if (p.targets && !p.targets.includes(mesh.id)) return
+    let decision: Decision
+    if (verdict.answer === 'no')
+      decision = {
+        answer: 'no',
+        reason: verdict.reason,
+        ...(verdict.retryAfter !== null ? { retryAfter: verdict.retryAfter } : {}),
+      }
+    else if (verdict.answer === 'silent') decision = { answer: 'silent' }
+    else {
+      const handler = this.handlers.get(p.kind)
+      if (!handler) decision = { answer: 'silent' }
+      else {
+        try {
+          decision = await handler(
+            { id: p.id, origin: p.origin, kind: p.kind, body: p.body, deadline: p.deadline },
+            this.deps.state(),
+          )
+        } catch (e: unknown) {
+          decision = {
+            answer: 'no',
+            reason: `handler failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 200),
+          }
+        }
+      }
+    }
+    if (decision.answer === 'silent') {
+      this.deps.record('intent-ignored', {
+        id: p.id,
+        reason: verdict.answer === 'silent' ? verdict.reason : 'no handler',
+      })
+      return
+    }
+    await this.respond(p, decision)
+  }
+
+  private async respond(intent: IntentPayload, decision: Exclude<Decision, { answer: 'silent' }>): Promise<void> {
+    const { mesh, clock } = this.deps
+    const r: ResponsePayload = {
+      intent: intent.id,
+      origin: intent.origin,
+      from: mesh.id,
+      key: mesh.publicKey,
+      answer: decision.answer,
+      data: decision.answer === 'yes' ? (decision.data ?? null) : null,
+      reason: decision.answer === 'no' ? decision.reason.slice(0, 200) : null,
+      retryAfter: decision.answer === 'no' ? (decision.retryAfter ?? null) : null,
+      t: Math.trunc(clock.now()),
+    }
+    const s = await mesh.sign('resp', r)
+    let via: 'direct' | 'new-link' | 'relayed' | 'failed' = 'failed'
+    if (mesh.send(intent.origin, { t: 'resp', p: r, s, relay: false })) via = 'direct'
+    else {
+      const budget = Math.min(this.deps.responseLinkMs ?? 1500, Math.max(0, intent.deadline - clock.now() - 500))
+      if (
+        budget > 100 &&
+        (await mesh.connect(intent.origin, 'response', budget)) &&
+        mesh.send(intent.origin, { t: 'resp', p: r, s, relay: false })
+      ) {
+        via = 'new-link'
+      } else {
+        const back = this.seen.get(intent.id)?.from
+        if (back && mesh.send(back, { t: 'resp', p: r, s, relay: true })) via = 'relayed'
+      }
+    }
+    this.stats.responsesSent[via]++
+    if (!this.stopped) {
+      this.deps.record('response-sent', {
+        intent: intent.id,
+        to: intent.origin,
+        answer: r.answer,
+        via,
+        reason: r.reason,
+      })
+    }
+  }
+
+  private async onResponse(from: string, f: Extract<Frame, { t: 'resp' }>): Promise<void> {
+    const { mesh, clock } = this.deps
+    const p = f.p
+    if (p.origin !== mesh.id) {
+      // Not ours: pass it one hop back along the intent's path, if we carried the intent.
+      const back = f.relay ? this.seen.get(p.intent)?.from : undefined
+      if (back && back !== from && mesh.send(back, f)) this.stats.responsesRelayedForOthers++
+      return
+    }
+    const answered = this.answeredBy.get(p.intent)
+    const d = (this.deps.state()['intents'] as IntentsState | undefined)?.declared[p.intent]
+    if (!answered || !d) return mesh.countStale()
+    if (answered.has(p.from)) return mesh.countDuplicate()
+    if (!(await mesh.verify('resp', p, p.from, p.key, f.s))) return mesh.reject(from, 'badSignature')
+    if (answered.has(p.from) || this.stopped) return
+    answered.add(p.from)
+    const now = clock.now()
+    this.deps.record('response-received', {
+      intent: p.intent,
+      from: p.from,
+      answer: p.answer,
+      data: p.data,
+      reason: p.reason,
+      retryAfter: p.retryAfter,
+      latencyMs: Math.trunc(now - d.t),
+      via: f.relay ? 'relayed' : 'direct',
+      late: now > d.deadline,
+    })
+  }
+
+  private prune(now: number): void {
+    if (this.seen.size < 10_000) return
+    for (const [id, v] of this.seen) if (v.until < now) this.seen.delete(id)
+  }
+}

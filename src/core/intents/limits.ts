@@ -1,0 +1,136 @@
+/**
+ * Rate limiters, derived from the series (reducer `limits`), and the decision
+ * rule. Four limiters, after the origin:
+ *
+ *   economic   storage used by the series vs the storage budget
+ *   objective  kinds this node refuses to serve
+ *   load       intents received among the last 100 entries vs `loadMax`
+ *   topology   current degree vs `maxDegree`
+ *
+ * plus a per-declarer limiter that doubles as flood protection: a declarer
+ * with more than `perOriginMax` intents among the last 100 entries gets NO,
+ * and beyond twice that, silence (and its intents are not forwarded).
+ * The rule: YES unless a limiter is critical, then NO with the reason.
+ * Budgets are set with a `limits-set` entry, so they are part of the series.
+ */
+import type { JsonValue } from '../json.ts'
+import type { Reducer } from '../series/reducers.ts'
+
+export interface Budgets {
+  [k: string]: JsonValue
+  storageBytes: number
+  loadMax: number
+  perOriginMax: number
+  maxDegree: number
+  /** Intent kinds this node does not serve. */
+  refuse: string[]
+}
+
+export const DEFAULT_BUDGETS: Budgets = {
+  storageBytes: 100 * 1024 * 1024,
+  loadMax: 50,
+  perOriginMax: 20,
+  maxDegree: 10,
+  refuse: [],
+}
+
+export const WINDOW = 100
+
+export interface LimitsState {
+  [k: string]: JsonValue
+  budgets: Budgets
+  storageUsed: number
+  /** Seq of the latest entry. */
+  seq: number
+  /** Seqs of `intent-received` entries within the last WINDOW entries. */
+  intentSeqs: number[]
+  /** The same, per declarer. */
+  origins: { [origin: string]: number[] }
+  degree: number
+}
+
+const obj = (v: JsonValue): Record<string, JsonValue> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? v : {}
+
+function mergeBudgets(b: Budgets, patch: Record<string, JsonValue>): Budgets {
+  const next: Budgets = { ...b }
+  for (const k of ['storageBytes', 'loadMax', 'perOriginMax', 'maxDegree'] as const) {
+    const v = patch[k]
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) next[k] = v
+  }
+  const r = patch['refuse']
+  if (Array.isArray(r)) next.refuse = r.filter((x): x is string => typeof x === 'string').slice(0, 64)
+  return next
+}
+
+export const limitsReducer: Reducer<LimitsState> = {
+  name: 'limits',
+  version: 1,
+  initial: { budgets: DEFAULT_BUDGETS, storageUsed: 0, seq: -1, intentSeqs: [], origins: {}, degree: 0 },
+  reduce(s, e, size) {
+    const next: LimitsState = { ...s, storageUsed: s.storageUsed + size, seq: e.seq }
+    switch (e.kind) {
+      case 'intent-received': {
+        const origin = obj(e.body)['origin']
+        const floor = e.seq - WINDOW
+        next.intentSeqs = [...s.intentSeqs.filter((q) => q > floor), e.seq]
+        const origins: LimitsState['origins'] = {}
+        for (const [o, seqs] of Object.entries(s.origins)) {
+          const kept = seqs.filter((q) => q > floor)
+          if (kept.length > 0) origins[o] = kept
+        }
+        if (typeof origin === 'string') origins[origin] = [...(origins[origin] ?? []), e.seq]
+        next.origins = origins
+        return next
+      }
+      case 'peer-connected':
+        next.degree = s.degree + 1
+        return next
+      case 'peer-disconnected':
+        next.degree = Math.max(0, s.degree - 1)
+        return next
+      case 'limits-set':
+        next.budgets = mergeBudgets(s.budgets, obj(obj(e.body)['budgets'] ?? null))
+        return next
+      default:
+        return next
+    }
+  },
+}
+
+export interface LimiterView {
+  economic: { used: number; budget: number; critical: boolean }
+  objective: { refused: string[] }
+  load: { recent: number; max: number; critical: boolean }
+  topology: { degree: number; max: number; critical: boolean }
+}
+
+export function limiterView(s: LimitsState): LimiterView {
+  const recent = s.intentSeqs.filter((q) => q > s.seq - WINDOW).length
+  return {
+    economic: {
+      used: s.storageUsed,
+      budget: s.budgets.storageBytes,
+      critical: s.storageUsed >= s.budgets.storageBytes,
+    },
+    objective: { refused: s.budgets.refuse },
+    load: { recent, max: s.budgets.loadMax, critical: recent > s.budgets.loadMax },
+    topology: { degree: s.degree, max: s.budgets.maxDegree, critical: s.degree > s.budgets.maxDegree },
+  }
+}
+
+export type Verdict =
+  { answer: 'yes' } | { answer: 'no'; reason: string; retryAfter: number | null } | { answer: 'silent'; reason: string }
+
+/** Decides whether to serve an intent of `kind` from `origin`, given the limiters (after its `intent-received` entry). */
+export function decide(s: LimitsState, origin: string, kind: string): Verdict {
+  const fromOrigin = (s.origins[origin] ?? []).filter((q) => q > s.seq - WINDOW).length
+  if (fromOrigin > 2 * s.budgets.perOriginMax) return { answer: 'silent', reason: 'flood' }
+  if (fromOrigin > s.budgets.perOriginMax) return { answer: 'no', reason: 'flood', retryAfter: 10_000 }
+  const v = limiterView(s)
+  if (s.budgets.refuse.includes(kind)) return { answer: 'no', reason: 'objective', retryAfter: null }
+  if (v.economic.critical) return { answer: 'no', reason: 'economic', retryAfter: null }
+  if (v.load.critical) return { answer: 'no', reason: 'load', retryAfter: 2_000 }
+  if (v.topology.critical) return { answer: 'no', reason: 'topology', retryAfter: 5_000 }
+  return { answer: 'yes' }
+}

@@ -1,0 +1,142 @@
+/**
+ * A seeded simulation of many nodes over the memory network with a manual
+ * clock. Keys are derived from the seed and signatures are real Ed25519
+ * (Node's synchronous crypto, so delivery order is the only source of
+ * interleaving and a run repeats exactly from its seed).
+ */
+import { createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto'
+import { createNode, type Ir3Node } from '../../src/core/node.ts'
+import { createManualClock, createSeededRng, type ManualClock } from '../../src/core/testing/manual-clock.ts'
+import { createMemoryEventStore } from '../../src/core/testing/memory-store.ts'
+import { createMemoryNetwork, type MemoryNetwork } from '../../src/core/testing/memory-network.ts'
+import { nodeIdFromPublicKey } from '../../src/core/identity.ts'
+import { toHex } from '../../src/core/series/hash.ts'
+import type { Rng, Signer, Verifier } from '../../src/core/ports.ts'
+import type { MeshOptions } from '../../src/core/mesh/mesh.ts'
+
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+
+export function seededSigner(rng: Rng): Signer {
+  const seed = Buffer.from(Array.from({ length: 32 }, () => Math.floor(rng.next() * 256)))
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })
+  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' })
+  const publicKey = new Uint8Array(spki.subarray(spki.length - 32))
+  return { publicKey, sign: async (m) => new Uint8Array(edSign(null, m, key)) }
+}
+
+export function syncVerifier(): Verifier {
+  const keys = new Map<string, KeyObject>()
+  return {
+    async verify(pub, msg, sig) {
+      const hex = toHex(pub)
+      let k = keys.get(hex)
+      if (!k)
+        keys.set(
+          hex,
+          (k = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(pub)]), format: 'der', type: 'spki' })),
+        )
+      try {
+        return edVerify(null, msg, k, sig)
+      } catch {
+        return false
+      }
+    },
+  }
+}
+
+export interface Sim {
+  seed: number
+  clock: ManualClock
+  net: MemoryNetwork
+  nodes: Ir3Node[]
+  /** Adds and starts a node. */
+  add(): Promise<Ir3Node>
+  /** Advances simulated time in small steps, letting all promise work settle between steps. */
+  run(ms: number, step?: number): Promise<void>
+  /** Ids reachable from `from` over ready links (both ends ready). */
+  component(from: Ir3Node, among?: Ir3Node[]): Set<string>
+  byId(id: string): Ir3Node
+}
+
+const settle = () => new Promise<void>((r) => setImmediate(r))
+
+export async function createSim(opts: {
+  seed: number
+  mesh?: MeshOptions
+  latencyMs?: [number, number]
+  mesh_name?: string
+}): Promise<Sim> {
+  const clock = createManualClock()
+  const rng = createSeededRng(opts.seed)
+  const net = createMemoryNetwork({ clock, rng, ...(opts.latencyMs ? { latencyMs: opts.latencyMs } : {}) })
+  const verifier = syncVerifier()
+  const nodes: Ir3Node[] = []
+  const sim: Sim = {
+    seed: opts.seed,
+    clock,
+    net,
+    nodes,
+    async add() {
+      const signer = seededSigner(rng)
+      const id = nodeIdFromPublicKey(signer.publicKey)
+      const node = await createNode({
+        store: createMemoryEventStore(),
+        signer,
+        verifier,
+        clock,
+        rng,
+        transport: net.transport(id),
+        bootstrap: net.bootstrap({ id, publicKey: toHex(signer.publicKey) }, opts.mesh_name ?? 'default'),
+        ...(opts.mesh ? { mesh: opts.mesh } : {}),
+      })
+      nodes.push(node)
+      return node
+    },
+    async run(ms, step = 5) {
+      for (let t = 0; t < ms; t += step) {
+        clock.advance(step)
+        await settle()
+      }
+    },
+    component(from, among = nodes) {
+      const live = new Map(among.map((n) => [n.id, n]))
+      const seen = new Set([from.id])
+      const queue = [from]
+      while (queue.length > 0) {
+        const n = queue.shift()!
+        for (const p of n.peers()) {
+          const other = live.get(p.id)
+          if (p.state !== 'ready' || !other || seen.has(p.id)) continue
+          if (!other.peers().some((q) => q.id === n.id && q.state === 'ready')) continue
+          seen.add(p.id)
+          queue.push(other)
+        }
+      }
+      return seen
+    },
+    byId(id) {
+      const n = nodes.find((x) => x.id === id)
+      if (!n) throw new Error(`no node ${id}`)
+      return n
+    },
+  }
+  return sim
+}
+
+/** Entries of `kind` in a node's series (memory store: cheap). */
+export async function entriesOf(
+  node: Ir3Node,
+  kind: string,
+): Promise<{ seq: number; body: Record<string, unknown> }[]> {
+  const all = await node.entries(0, node.length)
+  return all.filter((e) => e.kind === kind).map((e) => ({ seq: e.seq, body: e.body as Record<string, unknown> }))
+}
+
+/** A seed from SIM_SEED or the clock, printed so a failure can be repeated. */
+export function pickSeed(name: string): number {
+  const env = process.env['SIM_SEED']
+  const seed = env ? Number(env) : Math.floor(Math.random() * 2 ** 31)
+  console.log(`${name}: seed ${seed} (repeat with SIM_SEED=${seed})`)
+  return seed
+}
