@@ -24,6 +24,7 @@ export default defineConfig({
         // Test pages ship with the app but are only linked from tests: they run
         // the same contract suites against real browser parts (IndexedDB).
         'store-contract': here('./test-pages/store-contract.html'),
+        'transport-contract': here('./test-pages/transport-contract.html'),
       },
     },
   },

@@ -7,6 +7,10 @@ import type { Ir3Node } from './core/node.ts'
 import type { EntryView, Problem, SeriesStatus, VerifyReport, InclusionProof } from './core/series/series.ts'
 import type { States } from './core/series/reducers.ts'
 import type { NodeSummary } from './adapters/node-registry.ts'
+import type { KnownNode, MeshStats, PeerView } from './core/mesh/mesh.ts'
+import type { DeclareOptions } from './core/intents/intents.ts'
+import type { IntentSummary } from './core/intents/reducers.ts'
+import type { Budgets, LimiterView } from './core/intents/limits.ts'
 
 export interface Ir3Api {
   /** This node's id (hex, 32 chars). */
@@ -43,9 +47,32 @@ export interface Ir3Api {
   nodes(): Promise<NodeSummary[]>
   /** The latest signed checkpoint. */
   checkpoint(): unknown
+  /** The mesh this tab joined (`?mesh=`), the bootstrap connection's state, and frame counters. */
+  mesh(): { name: string; server: string; stats: MeshStats | null; targetDegree: number }
+  /** Live links: id, state, how signaled, rtt, frames, drops. */
+  peers(): PeerView[]
+  /** Nodes known from the server and from gossip. */
+  known(): KnownNode[]
+  /** Dials a node (through the mesh when possible); resolves true once connected. */
+  connect(id: string): Promise<boolean>
+  /** Closes the link to a node and does not redial it for a minute. */
+  disconnect(id: string): boolean
+  /** Declares an intent (e.g. `declare('ping', null, { deadlineMs: 3000 })`); returns its id at once. */
+  declare(kind: string, body: JsonValue, opts?: DeclareOptions): { id: string }
+  /** Outcome of an intent this node declared: YES / NO / SILENCE / late counts, responders, insights. */
+  intent(id: string): IntentSummary | null
+  /** Sets rate-limiter budgets (recorded in the series), e.g. `{ loadMax: 0 }` to answer NO to everything. */
+  setLimits(budgets: Partial<Budgets>): void
+  /** Current budgets and limiter values. */
+  limits(): { budgets: Budgets; view: LimiterView }
 }
 
-export function createApi(node: Ir3Node, how: string, nodes: () => Promise<NodeSummary[]>): Ir3Api {
+export function createApi(
+  node: Ir3Node,
+  how: string,
+  nodes: () => Promise<NodeSummary[]>,
+  meshName = 'default',
+): Ir3Api {
   return {
     id: node.id,
     name: node.name,
@@ -72,5 +99,19 @@ export function createApi(node: Ir3Node, how: string, nodes: () => Promise<NodeS
     proof: (seq) => node.proof(seq),
     nodes,
     checkpoint: () => node.series.checkpoint,
+    mesh: () => ({
+      name: meshName,
+      server: node.mesh?.bootstrapState ?? 'none',
+      stats: node.mesh?.stats ?? null,
+      targetDegree: node.mesh?.options.targetDegree ?? 0,
+    }),
+    peers: () => node.peers(),
+    known: () => node.known(),
+    connect: (id) => node.mesh?.connect(id) ?? Promise.resolve(false),
+    disconnect: (id) => node.mesh?.disconnect(id) ?? false,
+    declare: (kind, body, opts) => node.declare(kind, body, opts),
+    intent: (id) => node.intent(id),
+    setLimits: (b) => node.setLimits(b),
+    limits: () => node.limits(),
   }
 }

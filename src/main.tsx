@@ -7,6 +7,8 @@ import type { Clock, Rng } from './core/ports.ts'
 import { createIdbEventStore, openIr3Db } from './adapters/idb-store.ts'
 import { claimNode, listNodes } from './adapters/node-registry.ts'
 import { createWebCryptoSigner, createWebCryptoVerifier } from './adapters/webcrypto-signer.ts'
+import { createSimplePeerTransport } from './adapters/simple-peer-transport.ts'
+import { createWsBootstrap } from './adapters/ws-bootstrap.ts'
 import { createApi, type Ir3Api } from './api.ts'
 import { mountApp } from './ui/app.tsx'
 
@@ -28,6 +30,8 @@ const clock: Clock = {
   },
 }
 const rng: Rng = { next: () => Math.random() }
+/** Mesh names as the signaling server accepts them. */
+const MESH_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
 
 async function start(): Promise<void> {
   const root = document.getElementById('root')
@@ -35,15 +39,26 @@ async function start(): Promise<void> {
   const db = await openIr3Db()
   const params = new URLSearchParams(location.search)
   const claim = await claimNode(db, params.get('node'))
+  const signer = createWebCryptoSigner({ publicKey: claim.record.publicKey, privateKey: claim.record.privateKey })
+  const meshName = MESH_NAME.test(params.get('mesh') ?? '') ? params.get('mesh')! : 'default'
+  const degree = Number(params.get('degree'))
   const node = await createNode({
     store: createIdbEventStore(db, claim.record.id),
-    signer: createWebCryptoSigner({ publicKey: claim.record.publicKey, privateKey: claim.record.privateKey }),
+    signer,
     verifier: createWebCryptoVerifier(),
     clock,
     rng,
+    transport: createSimplePeerTransport(),
+    bootstrap: createWsBootstrap({
+      url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signal`,
+      mesh: meshName,
+      id: claim.record.id,
+      signer,
+    }),
+    ...(Number.isInteger(degree) && degree >= 1 && degree <= 16 ? { mesh: { targetDegree: degree } } : {}),
   })
   const nodes = () => listNodes(db)
-  window.ir3 = createApi(node, claim.how, nodes)
+  window.ir3 = createApi(node, claim.how, nodes, meshName)
   mountApp(root, { node, how: claim.how, note: claim.note ?? null, listNodes: nodes })
   requestAnimationFrame(() => {
     window.ir3ReadyMs = performance.now()
@@ -52,6 +67,8 @@ async function start(): Promise<void> {
   addEventListener('pagehide', () => {
     void node.flush().catch(() => undefined)
   })
+  // Leaving: close links now so peers see the departure at once rather than at a timeout.
+  addEventListener('beforeunload', () => node.mesh?.stop())
 }
 
 start().catch((e: unknown) => {

@@ -89,6 +89,9 @@ export const limitsReducer: Reducer<LimitsState> = {
       case 'peer-disconnected':
         next.degree = Math.max(0, s.degree - 1)
         return next
+      case 'mesh-started':
+        next.degree = 0
+        return next
       case 'limits-set':
         next.budgets = mergeBudgets(s.budgets, obj(obj(e.body)['budgets'] ?? null))
         return next

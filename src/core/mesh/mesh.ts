@@ -222,6 +222,8 @@ export class Mesh {
   }
 
   start(): void {
+    // Links of an earlier session (before a reload) are gone: derived state starts over from here.
+    this.deps.record('mesh-started', { targetDegree: this.o.targetDegree })
     const b = this.deps.bootstrap
     if (b) {
       b.start({
@@ -343,6 +345,15 @@ export class Mesh {
 
   countDuplicate(): void {
     this.stats.dropped.duplicate++
+  }
+
+  /** Closes the link to `id` and does not redial it for `forMs` (default 60 s). */
+  disconnect(id: string, forMs = 60_000): boolean {
+    const c = this.conns.get(id)
+    if (!c) return false
+    this.backoff.set(id, { until: this.deps.clock.now() + forMs, fails: 0, viaServer: false })
+    c.link.close()
+    return true
   }
 
   /** Test seam: writes raw bytes on the link to `id`, bypassing encoding. */

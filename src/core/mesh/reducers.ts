@@ -41,6 +41,8 @@ export const peersReducer: Reducer<PeersState> = {
         delete connected[str(b['peer'])]
         return { ...s, connected, disconnects: s.disconnects + 1 }
       }
+      case 'mesh-started':
+        return { ...s, connected: {} }
       case 'peer-dropped':
         return { ...s, dropped: s.dropped + 1 }
       default:

@@ -37,6 +37,9 @@ interface MemLink extends Link {
   open: boolean
   closed: boolean
   lastDelivery: number
+  /** Messages in flight to `peer`, in send order (due times never decrease). */
+  queue: { at: number; data: Uint8Array }[]
+  draining: boolean
 }
 
 export function createMemoryNetwork(opts: MemoryNetworkOptions): MemoryNetwork {
@@ -63,6 +66,25 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions): MemoryNetwork {
     if (p && !p.closed) later(() => shut(p, `remote closed: ${reason}`))
   }
 
+  /** One timer per direction delivers due messages in order (timers alone don't keep order under a real clock). */
+  function drain(link: MemLink): void {
+    if (link.draining || link.queue.length === 0) return
+    link.draining = true
+    clock.setTimeout(
+      () => {
+        link.draining = false
+        const p = link.peer
+        const now = clock.now()
+        while (link.queue.length > 0 && link.queue[0]!.at <= now) {
+          const m = link.queue.shift()!
+          if (p && !p.closed && p.open) p.handlers.onData(m.data)
+        }
+        drain(link)
+      },
+      Math.max(0, link.queue[0]!.at - clock.now()),
+    )
+  }
+
   function transport(owner: string): Transport {
     return {
       createLink({ initiator }, handlers): Link {
@@ -74,6 +96,8 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions): MemoryNetwork {
           open: false,
           closed: false,
           lastDelivery: 0,
+          queue: [],
+          draining: false,
           get bufferedAmount() {
             return 0
           },
@@ -113,12 +137,10 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions): MemoryNetwork {
               return false
             }
             stats.messages++
-            const copy = data.slice()
             const at = Math.max(clock.now() + latency(), link.lastDelivery)
             link.lastDelivery = at
-            clock.setTimeout(() => {
-              if (!p.closed && p.open) p.handlers.onData(copy)
-            }, at - clock.now())
+            link.queue.push({ at, data: data.slice() })
+            drain(link)
             return true
           },
           close() {
