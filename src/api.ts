@@ -65,6 +65,13 @@ export interface Ir3Api {
   setLimits(budgets: Partial<Budgets>): void
   /** Current budgets and limiter values. */
   limits(): { budgets: Budgets; view: LimiterView }
+  /**
+   * Measures the mesh itself: floods an unsigned probe over the same links (no
+   * signing, no series) and resolves when `want` nodes echoed it back.
+   */
+  probe(want: number, ttl?: number): Promise<{ ms: number; echoes: number }>
+  /** Frames this node received for an intent (first copy and duplicates). */
+  intentCopies(id: string): number
 }
 
 export function createApi(
@@ -113,5 +120,7 @@ export function createApi(
     intent: (id) => node.intent(id),
     setLimits: (b) => node.setLimits(b),
     limits: () => node.limits(),
+    probe: (want, ttl) => node.mesh?.probe(want, ttl) ?? Promise.resolve({ ms: 0, echoes: 0 }),
+    intentCopies: (id) => node.intents?.copies.get(id) ?? 0,
   }
 }

@@ -48,6 +48,7 @@ async function start(): Promise<void> {
     verifier: createWebCryptoVerifier(),
     clock,
     rng,
+    commitDelayMs: 4,
     transport: createSimplePeerTransport(),
     bootstrap: createWsBootstrap({
       url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signal`,
@@ -59,7 +60,9 @@ async function start(): Promise<void> {
   })
   const nodes = () => listNodes(db)
   window.ir3 = createApi(node, claim.how, nodes, meshName)
-  mountApp(root, { node, how: claim.how, note: claim.note ?? null, listNodes: nodes })
+  // ?ui=off runs the node without the inspector (headless nodes, benchmarks).
+  if (params.get('ui') === 'off') root.textContent = `iR³ node ${node.name} (${node.id}) running without the inspector.`
+  else mountApp(root, { node, how: claim.how, note: claim.note ?? null, listNodes: nodes })
   requestAnimationFrame(() => {
     window.ir3ReadyMs = performance.now()
     performance.mark('ir3-ready')

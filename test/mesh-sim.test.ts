@@ -84,10 +84,7 @@ it(`${N} nodes: intents reach every connected node once; silence is exactly targ
     expect(r.answered / r.targets, `seed ${seed}: only ${r.answered} of ${r.targets} answered`).toBeGreaterThan(0.9)
   }
   const relayed = nodes.reduce((n, x) => n + x.intents!.stats.responsesSent.relayed, 0)
-  const direct = nodes.reduce(
-    (n, x) => n + x.intents!.stats.responsesSent.direct + x.intents!.stats.responsesSent['new-link'],
-    0,
-  )
+  const direct = nodes.reduce((n, x) => n + x.intents!.stats.responsesSent.direct, 0)
   console.log(
     `mesh-sim: seed ${seed}: ${direct} answers direct, ${relayed} relayed; links created ${sim.net.stats.linksCreated}`,
   )

@@ -37,6 +37,8 @@ export interface NodeDeps {
   reducers?: readonly Reducer[]
   chunkSize?: number
   snapshotEvery?: number
+  /** Group-commit window (see SeriesOptions.commitDelayMs). */
+  commitDelayMs?: number
 }
 
 export interface Ir3Node {
@@ -91,6 +93,7 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     reducers: [...builtInReducers, ...(deps.reducers ?? [])],
     ...(deps.chunkSize ? { chunkSize: deps.chunkSize } : {}),
     ...(deps.snapshotEvery ? { snapshotEvery: deps.snapshotEvery } : {}),
+    ...(deps.commitDelayMs ? { commitDelayMs: deps.commitDelayMs } : {}),
   })
   // A damaged or closed series cannot record: the mesh and intents then go on without recording rather than crash.
   const record = (kind: string, body: JsonValue) => {

@@ -7,10 +7,13 @@
  * records `intent-received`, decides from its own derived state (rate
  * limiters, then the handler registered for the kind) and answers YES (with
  * data) or NO (reason, retry-after), or stays silent. The answer goes
- * directly to the declarer: over an existing link, else over a link
- * negotiated through the mesh for the purpose, else — the last resort —
- * relayed back along the path the intent came by. `response-sent` records
- * which. The declarer records each answer as it arrives (`response-received`,
+ * directly to the declarer over an existing link; without one, it is relayed
+ * back along the path the intent came by, and — for a declarer that asks
+ * again within a minute — a direct link is negotiated through the mesh in the
+ * background so later answers go direct. (Waiting for a new link before
+ * answering cost 150–300 ms an answer on loopback, and the declarer's degree
+ * cap means most responders could not get one anyway.) `response-sent`
+ * records which way each answer went. The declarer records each answer as it arrives (`response-received`,
  * late if after the deadline) and at the deadline `silence-recorded` for every
  * target that did not answer.
  */
@@ -52,8 +55,6 @@ export interface IntentsDeps {
   record(kind: string, body: JsonValue): void
   /** The node's current derived state. */
   state(): States
-  /** How long a responder tries to open a direct link before relaying. Default 1500 ms. */
-  responseLinkMs?: number
 }
 
 export interface IntentStats {
@@ -61,7 +62,9 @@ export interface IntentStats {
   received: number
   duplicates: number
   forwarded: number
-  responsesSent: { direct: number; 'new-link': number; relayed: number; failed: number }
+  responsesSent: { direct: number; relayed: number; failed: number }
+  /** Direct links opened in the background to declarers that ask repeatedly. */
+  responseLinks: number
   responsesRelayedForOthers: number
 }
 
@@ -74,7 +77,8 @@ export class Intents {
     received: 0,
     duplicates: 0,
     forwarded: 0,
-    responsesSent: { direct: 0, 'new-link': 0, relayed: 0, failed: 0 },
+    responsesSent: { direct: 0, relayed: 0, failed: 0 },
+    responseLinks: 0,
     responsesRelayedForOthers: 0,
   }
   /** Frames received per intent id (first copy and duplicates): the flood's cost. */
@@ -83,6 +87,8 @@ export class Intents {
   private readonly handlers = new Map<string, IntentHandler>()
   private readonly seen = new Map<string, { from: string | null; until: number }>()
   private readonly answeredBy = new Map<string, Set<string>>()
+  /** When each declarer last asked us something (for background response links). */
+  private readonly askedAt = new Map<string, number>()
   private stopped = false
 
   constructor(deps: IntentsDeps) {
@@ -188,7 +194,7 @@ export class Intents {
     this.deps.record('intent-received', { id: p.id, origin: p.origin, kind: p.kind, from, hops: f.hops })
     const verdict = decide(this.deps.state()['limits'] as LimitsState, p.origin, p.kind)
     if (verdict.answer !== 'silent' && f.ttl > 0) {
-      this.stats.forwarded += mesh.broadcast({ ...f, ttl: f.ttl - 1, hops: f.hops + 1 }, from)
+      this.stats.forwarded += mesh.flood({ ...f, ttl: f.ttl - 1, hops: f.hops + 1 }, from)
     }
     if (p.targets && !p.targets.includes(mesh.id)) return
     let decision: Decision
@@ -240,21 +246,19 @@ export class Intents {
       t: Math.trunc(clock.now()),
     }
     const s = await mesh.sign('resp', r)
-    let via: 'direct' | 'new-link' | 'relayed' | 'failed' = 'failed'
+    let via: 'direct' | 'relayed' | 'failed' = 'failed'
     if (mesh.send(intent.origin, { t: 'resp', p: r, s, relay: false })) via = 'direct'
     else {
-      const budget = Math.min(this.deps.responseLinkMs ?? 1500, Math.max(0, intent.deadline - clock.now() - 500))
-      if (
-        budget > 100 &&
-        (await mesh.connect(intent.origin, 'response', budget)) &&
-        mesh.send(intent.origin, { t: 'resp', p: r, s, relay: false })
-      ) {
-        via = 'new-link'
-      } else {
-        const back = this.seen.get(intent.id)?.from
-        if (back && mesh.send(back, { t: 'resp', p: r, s, relay: true })) via = 'relayed'
+      const back = this.seen.get(intent.id)?.from
+      if (back && mesh.send(back, { t: 'resp', p: r, s, relay: true })) via = 'relayed'
+      const last = this.askedAt.get(intent.origin)
+      if (last !== undefined && clock.now() - last < 60_000 && mesh.readyPeers().length < mesh.options.maxDegree) {
+        this.stats.responseLinks++
+        void mesh.connect(intent.origin, 'response')
       }
     }
+    this.askedAt.set(intent.origin, clock.now())
+    if (this.askedAt.size > 1000) this.askedAt.delete(this.askedAt.keys().next().value!)
     this.stats.responsesSent[via]++
     if (!this.stopped) {
       this.deps.record('response-sent', {

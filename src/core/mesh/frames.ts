@@ -11,6 +11,9 @@
  *   intent  a declared intent, flooded with a TTL
  *   resp    a YES / NO answer to an intent, sent directly or relayed back
  *   ping    link-level round-trip probe (unsigned), answered by pong
+ *   probe   unsigned flood used to measure the mesh itself (no signing, no
+ *           series): each node forwards it once and echoes it back the way
+ *           an answer would go (`echo`); the mesh benchmark's baseline
  *
  * `decodeFrame` never throws: it returns null and the reason, and the caller
  * drops and counts the frame.
@@ -95,6 +98,8 @@ export type Frame =
   | { t: 'resp'; p: ResponsePayload; s: string; relay: boolean }
   | { t: 'ping'; n: number }
   | { t: 'pong'; n: number }
+  | { t: 'probe'; i: string; o: string; ttl: number }
+  | { t: 'echo'; i: string; o: string; f: string }
 
 export type SignedFrame = Extract<Frame, { s: string }>
 
@@ -188,6 +193,18 @@ export function decodeFrame(bytes: Uint8Array): Decoded {
       return isInt(raw['n'], 0, 2 ** 32) && exactly(raw, ['t', 'n'])
         ? { ok: true, frame: { t, n: raw['n'] } }
         : { ok: false, reason: `bad ${t}` }
+    case 'probe': {
+      const { i, o, ttl } = raw
+      return isStr(i, HEX32) && isStr(o, HEX32) && isInt(ttl, 0, MAX_TTL) && exactly(raw, ['t', 'i', 'o', 'ttl'])
+        ? { ok: true, frame: { t, i, o, ttl } }
+        : { ok: false, reason: 'bad probe' }
+    }
+    case 'echo': {
+      const { i, o, f } = raw
+      return isStr(i, HEX32) && isStr(o, HEX32) && isStr(f, HEX32) && exactly(raw, ['t', 'i', 'o', 'f'])
+        ? { ok: true, frame: { t, i, o, f } }
+        : { ok: false, reason: 'bad echo' }
+    }
     case 'hello':
     case 'peer':
     case 'sig':

@@ -181,6 +181,12 @@ export class Mesh {
   private readonly seen = new Map<string, number>()
   /** Peers disconnected for abuse, refused until the time given. */
   private readonly banned = new Map<string, number>()
+  /** Probes seen: id → neighbour it came from (null for our own). */
+  private readonly probes = new Map<string, string | null>()
+  private readonly probeWaits = new Map<
+    string,
+    { want: number; from: Set<string>; started: number; done: (r: { ms: number; echoes: number }) => void }
+  >()
   private readonly handlers: { intent?: FrameHandler<'intent'>; resp?: FrameHandler<'resp'> } = {}
   private readonly listeners = new Set<() => void>()
   private recordFrame: SignedFrame | null = null
@@ -234,6 +240,7 @@ export class Mesh {
         onPeers: (peers) => {
           this.learn(peers, 'server')
           if (this.exploring) this.explore(peers)
+          else this.fill(this.deps.clock.now())
         },
         onSignal: (from, data) => this.onServerSignal(from, data),
         onError: (code, _message, to) => {
@@ -660,6 +667,10 @@ export class Mesh {
         return void this.onRecord(c, f)
       case 'sig':
         return this.onMeshSignal(c, f)
+      case 'probe':
+        return this.onProbe(c, f)
+      case 'echo':
+        return this.onEcho(c, f)
       case 'intent':
         return this.handlers.intent?.(c.id, f)
       case 'resp':
@@ -684,6 +695,7 @@ export class Mesh {
     this.deps.record('peer-connected', { peer: c.id, via: c.via, initiator: c.initiator, purpose: c.purpose })
     for (const w of c.waiters.splice(0)) w(true)
     this.recordDirty = true
+    this.fill(this.deps.clock.now())
     void this.ownRecord().then((r) => r && this.send(c.id, r))
     this.changed()
   }
@@ -720,6 +732,54 @@ export class Mesh {
     this.routeSignal(f, c.id, null)
   }
 
+  // ---- probes: the raw flood-and-echo baseline ----
+
+  /**
+   * Floods an unsigned probe and resolves when `want` distinct nodes echoed
+   * it (or after `timeoutMs`). Echoes travel like answers: direct over an
+   * existing link, else back along the probe's path. No signing, no series.
+   */
+  probe(want: number, ttl = 6, timeoutMs = 10_000): Promise<{ ms: number; echoes: number }> {
+    let i = ''
+    for (let k = 0; k < 32; k++) i += Math.floor(this.deps.rng.next() * 16).toString(16)
+    return new Promise((resolve) => {
+      const started = this.deps.clock.now()
+      const from = new Set<string>()
+      const done = (r: { ms: number; echoes: number }) => {
+        this.probeWaits.delete(i)
+        resolve(r)
+      }
+      this.probeWaits.set(i, { want, from, started, done })
+      this.probes.set(i, null)
+      this.broadcast({ t: 'probe', i, o: this.id, ttl: ttl - 1 })
+      this.deps.clock.setTimeout(() => {
+        if (this.probeWaits.has(i)) done({ ms: this.deps.clock.now() - started, echoes: from.size })
+      }, timeoutMs)
+    })
+  }
+
+  private onProbe(c: Conn, f: Extract<Frame, { t: 'probe' }>): void {
+    if (this.probes.has(f.i)) return this.countDuplicate()
+    this.probes.set(f.i, c.id)
+    if (this.probes.size > 1000) this.probes.delete(this.probes.keys().next().value!)
+    if (f.ttl > 0) this.flood({ ...f, ttl: f.ttl - 1 }, c.id)
+    if (f.o === this.id) return
+    const echo: Frame = { t: 'echo', i: f.i, o: f.o, f: this.id }
+    if (!this.send(f.o, echo)) this.send(c.id, echo)
+  }
+
+  private onEcho(c: Conn, f: Extract<Frame, { t: 'echo' }>): void {
+    if (f.o !== this.id) {
+      const back = this.probes.get(f.i)
+      if (back && back !== c.id) this.send(back, f)
+      return
+    }
+    const w = this.probeWaits.get(f.i)
+    if (!w) return
+    w.from.add(f.f)
+    if (w.from.size >= w.want) w.done({ ms: this.deps.clock.now() - w.started, echoes: w.from.size })
+  }
+
   // ---- knowledge ----
 
   private learn(peers: PeerInfo[], source: 'server' | 'gossip'): void {
@@ -731,6 +791,46 @@ export class Mesh {
       else this.knownNodes.set(p.id, { id: p.id, key: p.publicKey, t: 0, peers: [], seenAt: now, gossipAt: 0, source })
     }
     this.changed()
+  }
+
+  /** Dials known nodes (at once, in parallel) until links — ready or pending — reach the target degree. */
+  private fill(now: number): void {
+    if (this.stopped) return
+    let live = 0
+    for (const c of this.conns.values()) if (c.purpose === 'mesh' || c.state === 'ready') live++
+    if (live >= this.o.targetDegree) return
+    const candidates = [...this.knownNodes.keys()].filter(
+      (id) => !this.conns.has(id) && (this.backoff.get(id)?.until ?? 0) <= now,
+    )
+    for (let i = candidates.length - 1; i > 0; i--) {
+      const j = Math.floor(this.deps.rng.next() * (i + 1))
+      ;[candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!]
+    }
+    // Without a peer yet, only a couple of links are bootstrapped through the server;
+    // the rest are signaled through the mesh once the first link is up.
+    const room = this.readyPeers().length === 0 ? Math.max(0, 2 - live) : this.o.targetDegree - live
+    for (const id of candidates.slice(0, room)) this.dial(id, 'mesh')
+    if (candidates.length === 0 && this.bootstrapState === 'open' && now - this.lastSampleAt > 5000) {
+      this.lastSampleAt = now
+      this.deps.bootstrap?.requestPeers()
+    }
+  }
+
+  /**
+   * Forwards a flooded frame to every ready peer except `from` and the peers
+   * `from` itself links to (per its fresh signed record): they got it from
+   * `from` already. Returns how many got it.
+   */
+  flood(frame: Frame, from: string): number {
+    const k = this.knownNodes.get(from)
+    const fresh = k !== undefined && this.deps.clock.now() - k.gossipAt < 2 * this.o.recordEveryMs
+    const covered = new Set(fresh ? k.peers : [])
+    const bytes = encodeFrame(frame)
+    let n = 0
+    for (const c of this.conns.values()) {
+      if (c.state === 'ready' && c.id !== from && !covered.has(c.id) && this.write(c, bytes)) n++
+    }
+    return n
   }
 
   /** Dials one sampled node that gossip has not brought news of lately: likely another part of the mesh. */
@@ -805,26 +905,7 @@ export class Mesh {
     for (const [id, k] of this.knownNodes) {
       if (now - k.seenAt > this.o.recordMaxAgeMs && !this.conns.has(id)) this.knownNodes.delete(id)
     }
-    let live = 0
-    let pending = 0
-    for (const c of this.conns.values()) {
-      if (c.purpose === 'mesh' || c.state === 'ready') live++
-      if (c.state !== 'ready') pending++
-    }
-    if (live < this.o.targetDegree && pending < 2) {
-      const candidates = [...this.knownNodes.keys()].filter(
-        (id) => !this.conns.has(id) && (this.backoff.get(id)?.until ?? 0) <= now,
-      )
-      for (let i = candidates.length - 1; i > 0; i--) {
-        const j = Math.floor(this.deps.rng.next() * (i + 1))
-        ;[candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!]
-      }
-      for (const id of candidates.slice(0, Math.min(2 - pending, this.o.targetDegree - live))) this.dial(id, 'mesh')
-      if (candidates.length === 0 && this.bootstrapState === 'open' && now - this.lastSampleAt > 5000) {
-        this.lastSampleAt = now
-        this.deps.bootstrap?.requestPeers()
-      }
-    }
+    this.fill(now)
     if (now >= this.nextExploreAt) {
       this.nextExploreAt = now + this.o.exploreEveryMs * (0.75 + this.deps.rng.next() * 0.5)
       if (this.bootstrapState === 'open' && this.conns.size < this.o.maxDegree) {

@@ -54,6 +54,12 @@ export interface SeriesOptions {
   chunkSize?: number
   /** Snapshot derived state every N entries; a multiple of chunkSize. Default 4096. */
   snapshotEvery?: number
+  /**
+   * Group-commit window: a commit starts this long after the first append of
+   * a burst (0: on the next microtask). A few ms lets sporadic appends (one
+   * per message received) share one checkpoint and one transaction.
+   */
+  commitDelayMs?: number
 }
 
 export type SeriesStatus = 'verifying' | 'ok' | 'damaged'
@@ -114,6 +120,7 @@ export class Series {
   private readonly clock: Clock
   private readonly reducers: readonly Reducer[]
   private readonly key: string
+  private readonly commitDelayMs: number
 
   private size = 0
   private durable = 0
@@ -158,6 +165,7 @@ export class Series {
     this.key = reducerKey(this.reducers)
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE
     this.snapshotEvery = opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY
+    this.commitDelayMs = opts.commitDelayMs ?? 0
     if (this.chunkSize < 1 || (this.chunkSize & (this.chunkSize - 1)) !== 0) {
       throw new Ir3Error('ERR_BAD_RANGE', 'chunkSize must be a power of two')
     }
@@ -518,10 +526,12 @@ export class Series {
   private scheduleCommit(): void {
     if (this.commitScheduled || this.committing || this.destroyed) return
     this.commitScheduled = true
-    void Promise.resolve().then(() => {
+    const go = () => {
       this.commitScheduled = false
       void this.commitLoop()
-    })
+    }
+    if (this.commitDelayMs > 0) this.clock.setTimeout(go, this.commitDelayMs)
+    else void Promise.resolve().then(go)
   }
 
   private async commitLoop(): Promise<void> {
