@@ -13,6 +13,9 @@ import { DerivedState } from './derived-state.tsx'
 import { createEntryCache } from './entry-cache.ts'
 import { EntryDetail } from './entry-detail.tsx'
 import { InspectorProvider } from './inspector-context.tsx'
+import { IntentsPanel } from './intents-panel.tsx'
+import { LimitsPanel } from './limits-panel.tsx'
+import { MeshPanel } from './mesh-panel.tsx'
 import { NodeHeader } from './node-header.tsx'
 import { NodesList } from './nodes-list.tsx'
 import { SeriesList } from './series-list.tsx'
@@ -34,15 +37,27 @@ function App() {
     <div className="app">
       <NodeHeader />
       <DamageAlert />
-      <main className="layout">
-        <div className="column column-main">
-          <SeriesList append={<AppendForm />} />
+      <main className="layout-rows">
+        <div className="layout">
+          <div className="column column-main">
+            <SeriesList append={<AppendForm />} />
+          </div>
+          <div className="column column-side">
+            <EntryDetail />
+            <DerivedState />
+            <VerifyPanel />
+            <NodesList />
+          </div>
         </div>
-        <div className="column column-side">
-          <EntryDetail />
-          <DerivedState />
-          <VerifyPanel />
-          <NodesList />
+        {/* The node's place in the network. A grid of its own: the sticky series column stays in its row. */}
+        <div className="layout layout-net">
+          <div className="column column-net">
+            <MeshPanel />
+          </div>
+          <div className="column column-side">
+            <IntentsPanel />
+            <LimitsPanel />
+          </div>
         </div>
       </main>
     </div>

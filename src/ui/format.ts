@@ -62,3 +62,10 @@ export function bodyPreview(body: JsonValue): string {
 export function prettyJson(body: JsonValue): string {
   return JSON.stringify(body, null, 2)
 }
+
+/** A byte count in B, KB or MB (binary units, one decimal): "2.4 MB". */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${formatCount(Math.round(n))} B`
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`
+  return `${formatCount(Math.round((n / (1024 * 1024)) * 10) / 10)} MB`
+}

@@ -6,17 +6,27 @@
  *
  * Time travel lives here too: `travelTo(seq)` debounces, asks the node for
  * the derived state as of `seq`, and drops answers to superseded requests.
+ *
+ * The mesh slice (links, known nodes, server state, frame counters) is read
+ * from the node's mesh on the same schedule: its change notifications, the
+ * node's events and a slow tick (frame counters and round-trip times move
+ * without either) all just mark the store dirty. Unchanged parts keep their
+ * references, so the panels re-render only when something they show moved.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla'
+import type { KnownNode, MeshStats, PeerView } from '../core/mesh/mesh.ts'
 import type { Ir3Node } from '../core/node.ts'
-import type { SignedCheckpoint } from '../core/ports.ts'
+import type { BootstrapState, SignedCheckpoint } from '../core/ports.ts'
 import type { States } from '../core/series/reducers.ts'
 import type { Problem, SeriesStatus } from '../core/series/series.ts'
+import { errorMessage } from './format.ts'
 import { createFrameScheduler } from './frame.ts'
+import { sameKnown, samePeers, sameStats } from './network.ts'
 
 /** Node-driven refreshes at most this often (scrolling is not throttled: the virtualizer handles it). */
 const NODE_REFRESH_MS = 66
-import { errorMessage } from './format.ts'
+/** Frame counters and round-trip times change without an event: they are re-read this often. */
+const MESH_TICK_MS = 1000
 
 export interface TimeTravel {
   /** The seq asked for; null when showing the live state. */
@@ -26,6 +36,21 @@ export interface TimeTravel {
   states: States | null
   loading: boolean
   error: string | null
+}
+
+/** What the page shows of the node's mesh. */
+export interface MeshSlice {
+  /** Links, in any state. */
+  peers: readonly PeerView[]
+  /** Nodes known from the server and from gossip. */
+  known: readonly KnownNode[]
+  serverState: BootstrapState
+  /** A copy of the mesh's counters. */
+  stats: MeshStats
+  /** Ready links. */
+  degree: number
+  /** Links the mesh aims to keep. */
+  target: number
 }
 
 export interface InspectorState {
@@ -45,6 +70,8 @@ export interface InspectorState {
   /** The entry shown in the detail panel. */
   openSeq: number | null
   travel: TimeTravel
+  /** Null when the node has no mesh (no transport). */
+  mesh: MeshSlice | null
 
   select(seq: number | null): void
   /** Shows `seq` in the detail panel (and selects it). */
@@ -77,8 +104,35 @@ export function createInspectorStore(node: Ir3Node): InspectorStore {
     live: node.series.current,
   })
 
+  const meshSnapshot = (prev: MeshSlice | null): MeshSlice | null => {
+    const mesh = node.mesh
+    if (!mesh) return null
+    const peers = mesh.peers()
+    const known = mesh.known()
+    const s = mesh.stats
+    const stats: MeshStats = { ...s, dropped: { ...s.dropped }, connected: { ...s.connected } }
+    const next: MeshSlice = {
+      peers: prev && samePeers(prev.peers, peers) ? prev.peers : peers,
+      known: prev && sameKnown(prev.known, known) ? prev.known : known,
+      serverState: mesh.bootstrapState,
+      stats: prev && sameStats(prev.stats, stats) ? prev.stats : stats,
+      degree: peers.filter((p) => p.state === 'ready').length,
+      target: mesh.options.targetDegree,
+    }
+    const unchanged =
+      prev !== null &&
+      next.peers === prev.peers &&
+      next.known === prev.known &&
+      next.stats === prev.stats &&
+      next.serverState === prev.serverState &&
+      next.degree === prev.degree &&
+      next.target === prev.target
+    return unchanged ? prev : next
+  }
+
   const store = createStore<InspectorState>()((set, get) => ({
     ...snapshot(),
+    mesh: meshSnapshot(null),
     errors: [],
     selectedSeq: null,
     openSeq: null,
@@ -112,7 +166,8 @@ export function createInspectorStore(node: Ir3Node): InspectorStore {
     () => {
       const errors = pendingErrors.length > 0 ? [...store.getState().errors, ...pendingErrors].slice(-MAX_ERRORS) : null
       pendingErrors = []
-      store.setState(errors ? { ...snapshot(), errors } : snapshot())
+      const next = { ...snapshot(), mesh: meshSnapshot(store.getState().mesh) }
+      store.setState(errors ? { ...next, errors } : next)
     },
     250,
     NODE_REFRESH_MS,
@@ -122,6 +177,8 @@ export function createInspectorStore(node: Ir3Node): InspectorStore {
     if (e.type === 'error') pendingErrors.push(e.message)
     frame.schedule()
   })
+  const unsubscribeMesh = node.mesh?.subscribe(() => frame.schedule())
+  const meshTick = node.mesh ? setInterval(() => frame.schedule(), MESH_TICK_MS) : undefined
   // Anything that happened between the node's creation and our subscription
   // (damage found at load, a finished verification) is in the getters.
   frame.schedule()
@@ -130,6 +187,8 @@ export function createInspectorStore(node: Ir3Node): InspectorStore {
     store,
     dispose() {
       unsubscribe()
+      unsubscribeMesh?.()
+      clearInterval(meshTick)
       frame.cancel()
       clearTimeout(travelTimer)
       travelToken++
