@@ -193,3 +193,25 @@ describe('intents', () => {
     expect(s.yes, `seed ${seed}`).toBe(1)
   })
 })
+
+describe('capacity', () => {
+  it('answers an offer it cannot take with a signed busy, so the dialer fails fast', async () => {
+    const seed = pickSeed('busy')
+    const sim = await createSim({ seed, mesh: { targetDegree: 1, maxDegree: 1 } })
+    const a = await sim.add()
+    const b = await sim.add()
+    await sim.run(3000)
+    expect(a.mesh!.isReady(b.id)).toBe(true)
+    const c = await sim.add()
+    await sim.run(200)
+    const started = sim.clock.now()
+    const ok = c.mesh!.connect(a.id)
+    let done = false
+    void ok.then(() => (done = true))
+    await sim.run(1000)
+    expect(done, `seed ${seed}: the dialer still waits`).toBe(true)
+    expect(await ok).toBe(false)
+    expect(sim.clock.now() - started).toBeLessThan(2000)
+    expect(c.mesh!.stats.refusedBusy, `seed ${seed}`).toBeGreaterThan(0)
+  })
+})

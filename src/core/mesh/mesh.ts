@@ -111,6 +111,8 @@ export interface MeshStats {
   connected: { server: number; mesh: number }
   signalsRelayed: number
   abuseDisconnects: number
+  /** Offers this node made that were answered "busy" (the other side was full). */
+  refusedBusy: number
 }
 
 export interface MeshDeps {
@@ -171,6 +173,7 @@ export class Mesh {
     connected: { server: 0, mesh: 0 },
     signalsRelayed: 0,
     abuseDisconnects: 0,
+    refusedBusy: 0,
   }
   bootstrapState: BootstrapState = 'closed'
   private readonly deps: MeshDeps
@@ -529,22 +532,53 @@ export class Mesh {
     const c = this.conns.get(p.from)
     if (p.i) {
       if (c && c.nonce === p.n) return c.link.signal(p.d)
+      // Whoever waits for a link to this node waits for the one that wins.
+      let waiters: ((ok: boolean) => void)[] = []
       if (c && c.initiator && c.state === 'connecting') {
         if (this.id < p.from) return // glare: our offer wins
+        waiters = c.waiters.splice(0)
         this.drop(c)
       } else if (c) {
         // The remote made a new link while we still hold an old one: it lost it (e.g. a reload).
+        waiters = c.waiters.splice(0)
         this.drop(c)
       }
-      if (this.conns.size >= this.o.maxDegree || this.stats.linksCreated >= this.o.linkBudget || this.isBanned(p.from))
-        return
+      if (this.isBanned(p.from)) return waiters.forEach((w) => w(false))
+      if (this.conns.size >= this.o.maxDegree || this.stats.linksCreated >= this.o.linkBudget) {
+        waiters.forEach((w) => w(false))
+        // Say so, signed, so the dialer tries someone else now rather than at its timeout.
+        return void this.refuse(p, via, cameVia)
+      }
       this.learn([{ id: p.from, publicKey: p.key }], via === 'server' ? 'server' : 'gossip')
       const fresh = this.open(p.from, p.key, false, via, 'mesh', p.n, cameVia)
+      fresh.waiters.push(...waiters)
       fresh.link.signal(p.d)
     } else if (c && c.nonce === p.n && c.initiator) {
       c.key = p.key
+      const d = p.d as { busy?: unknown } | null
+      if (typeof d === 'object' && d !== null && d.busy === true) {
+        this.stats.refusedBusy++
+        this.fail(c, 'busy')
+        this.fill(this.deps.clock.now())
+        return
+      }
       c.link.signal(p.d)
     }
+  }
+
+  private async refuse(offer: SignalPayload, via: Via, cameVia: string | null): Promise<void> {
+    const p: SignalPayload = {
+      from: this.id,
+      key: this.publicKey,
+      to: offer.from,
+      n: offer.n,
+      i: false,
+      d: { busy: true },
+      t: Math.trunc(this.deps.clock.now()),
+    }
+    const s = await this.sign('sig', p)
+    if (via === 'server') this.deps.bootstrap?.signal(offer.from, { p, s })
+    else this.routeSignal({ t: 'sig', p, s, ttl: 4 }, null, cameVia)
   }
 
   /** Closes a link without a failure mark (replaced or lost glare). */
