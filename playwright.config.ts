@@ -10,6 +10,7 @@
  *                   e.g. to try the pipeline before the app builds
  */
 import { defineConfig } from '@playwright/test'
+import { CHROMIUM_ARGS } from './e2e/chromium.ts'
 
 const PORT = 4173
 const baseURL = process.env['E2E_BASE_URL'] || `http://127.0.0.1:${PORT}`
@@ -36,24 +37,7 @@ export default defineConfig({
     trace: 'off', // `bash e2e/run.sh --trace on` when needed
     launchOptions: {
       executablePath: process.env['CHROMIUM_PATH'] || '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        // Without the next two, Chromium gathers no ICE candidates in a
-        // loopback-only namespace (camera/mic permission also required).
-        '--allow-loopback-in-peer-connection',
-        '--use-fake-ui-for-media-stream',
-        '--disable-features=WebRtcHideLocalIpsWithMdns',
-        // Many tabs per browser: keep background ones running at full speed.
-        '--disable-background-timer-throttling',
-        '--disable-renderer-backgrounding',
-        '--disable-backgrounding-occluded-windows',
-      ],
+      args: CHROMIUM_ARGS,
     },
   },
   // With E2E_BASE_URL set, the server under test is someone else's to start.

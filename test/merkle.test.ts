@@ -14,17 +14,13 @@ import {
   verifyInclusion,
 } from '../src/core/series/merkle.ts'
 
+import { createSeededRng } from '../src/core/testing/manual-clock.ts'
+
 const SEED = 0x5eed1234
 
 function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const rng = createSeededRng(seed)
+  return () => rng.next()
 }
 
 function randomHashes(count: number, seed: number): Uint8Array[] {

@@ -9,7 +9,6 @@ import { expect, it, onTestFailed, vi } from 'vitest'
 import { WebSocket } from 'ws'
 import { createServer } from '../signaling/server.ts'
 import { helloMessage, type ServerMessage, type SignalCounters } from '../signaling/signal.ts'
-import { nodeIdFromPublicKey } from '../src/core/identity.ts'
 import { toHex } from '../src/core/series/hash.ts'
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 32))
@@ -17,33 +16,17 @@ const SEED = Number(process.env['FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 
 const ABUSIVE_FRAMES = 10_500
 const LANES = 10
 const MAX_FRAME = 16 * 1024
+import { createSeededRng } from '../src/core/testing/manual-clock.ts'
+import { makeKeys, type Keys } from './support/keys.ts'
+
 const MESH = 'fuzz'
 /** Abusers connect from another loopback address, so they spend their own per-address budget. */
 const ABUSER_ADDRESS = '127.0.0.2'
 const ABUSER_MAX_SOCKETS = 24
 
-/** mulberry32: small, fast, good enough to pick frames. */
 function createRng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
-
-interface Keys {
-  id: string
-  publicKey: string
-  privateKey: CryptoKey
-}
-
-async function makeKeys(): Promise<Keys> {
-  const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair
-  const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey))
-  return { id: nodeIdFromPublicKey(raw), publicKey: toHex(raw), privateKey: pair.privateKey }
+  const rng = createSeededRng(seed)
+  return () => rng.next()
 }
 
 async function helloFrame(keys: Keys, nonce: string, mesh: string): Promise<string> {

@@ -14,17 +14,7 @@ import {
 import { nodeIdFromPublicKey } from '../src/core/identity.ts'
 import { toHex } from '../src/core/series/hash.ts'
 
-interface Keys {
-  id: string
-  publicKey: string
-  privateKey: CryptoKey
-}
-
-async function makeKeys(): Promise<Keys> {
-  const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair
-  const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey))
-  return { id: nodeIdFromPublicKey(raw), publicKey: toHex(raw), privateKey: pair.privateKey }
-}
+import { makeKeys, type Keys } from './support/keys.ts'
 
 async function sign(keys: Keys, nonce: string, mesh: string, id = keys.id): Promise<string> {
   const text = new TextEncoder().encode(helloMessage(nonce, mesh, id))
