@@ -113,6 +113,10 @@ export interface MeshStats {
   abuseDisconnects: number
   /** Offers this node made that were answered "busy" (the other side was full). */
   refusedBusy: number
+  /** Signals this node sent, received (addressed to it, verified), and received without a matching link. */
+  signals: { sent: number; received: number; unmatched: number }
+  /** The latest link attempts that failed, newest last (at most 20). */
+  failures: { id: string; via: Via; initiator: boolean; reason: string; ms: number }[]
 }
 
 export interface MeshDeps {
@@ -174,6 +178,8 @@ export class Mesh {
     signalsRelayed: 0,
     abuseDisconnects: 0,
     refusedBusy: 0,
+    signals: { sent: 0, received: 0, unmatched: 0 },
+    failures: [],
   }
   bootstrapState: BootstrapState = 'closed'
   private readonly deps: MeshDeps
@@ -484,6 +490,7 @@ export class Mesh {
     }
     const s = await this.sign('sig', p)
     if (this.conns.get(c.id) !== c) return
+    this.stats.signals.sent++
     if (c.via === 'server') {
       if (!this.deps.bootstrap?.signal(c.id, { p, s })) this.fail(c, 'server not connected')
       return
@@ -529,6 +536,7 @@ export class Mesh {
       return
     }
     if (this.stopped) return
+    this.stats.signals.received++
     const c = this.conns.get(p.from)
     if (p.i) {
       if (c && c.nonce === p.n) return c.link.signal(p.d)
@@ -563,7 +571,7 @@ export class Mesh {
         return
       }
       c.link.signal(p.d)
-    }
+    } else this.stats.signals.unmatched++
   }
 
   private async refuse(offer: SignalPayload, via: Via, cameVia: string | null): Promise<void> {
@@ -595,7 +603,20 @@ export class Mesh {
     return false
   }
 
+  private noteFailure(c: Conn, reason: string): void {
+    const f = this.stats.failures
+    f.push({
+      id: c.id,
+      via: c.via,
+      initiator: c.initiator,
+      reason: reason.slice(0, 120),
+      ms: Math.trunc(this.deps.clock.now() - c.createdAt),
+    })
+    if (f.length > 20) f.shift()
+  }
+
   private fail(c: Conn, why: string): void {
+    this.noteFailure(c, why)
     const b = this.backoff.get(c.id) ?? { until: 0, fails: 0, viaServer: false }
     b.fails++
     b.viaServer = c.via === 'mesh' && this.bootstrapState === 'open'
@@ -635,6 +656,8 @@ export class Mesh {
       this.recordDirty = true
     } else if (current && c.initiator) {
       this.fail(c, reason)
+    } else if (current) {
+      this.noteFailure(c, reason)
     }
     c.state = 'connecting'
     this.changed()
