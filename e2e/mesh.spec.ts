@@ -168,11 +168,10 @@ test('six tabs form a mesh; ping gets YES, NO and SILENCE; without the server in
     await expect.poll(async () => connected(await edges(live)), { timeout: 30_000 }).toBe(true)
   }
   const [a, b] = pair
-  // Known flake (about 1 run in 5): an attempt's answer can go missing and the
-  // dial times out while the other side still holds a connecting link; a second
-  // attempt succeeds. Retried here as the mesh's own maintenance would.
+  // connect() itself makes a second attempt if the first stalls (see Mesh.connect);
+  // E2E_DIAL_ATTEMPTS > 1 repeats the whole call, for diagnosing.
   let linked = false
-  for (let attempt = 0; attempt < Number(process.env['E2E_DIAL_ATTEMPTS'] ?? 3) && !linked; attempt++) {
+  for (let attempt = 0; attempt < Number(process.env['E2E_DIAL_ATTEMPTS'] ?? 1) && !linked; attempt++) {
     linked = await live[a]!.evaluate((id) => window.ir3!.connect(id), ids[b]!)
   }
   const state = (p: Page) =>

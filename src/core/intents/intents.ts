@@ -254,7 +254,7 @@ export class Intents {
       const last = this.askedAt.get(intent.origin)
       if (last !== undefined && clock.now() - last < 60_000 && mesh.readyPeers().length < mesh.options.maxDegree) {
         this.stats.responseLinks++
-        void mesh.connect(intent.origin, 'response')
+        void mesh.connect(intent.origin, 'response', 1)
       }
     }
     this.askedAt.set(intent.origin, clock.now())

@@ -219,7 +219,7 @@ export class Mesh {
       targetDegree: D,
       maxDegree: o.maxDegree ?? D + 4,
       tickMs: o.tickMs ?? 1000,
-      connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
+      connectTimeoutMs: o.connectTimeoutMs ?? 5_000,
       recordEveryMs: o.recordEveryMs ?? 10_000,
       recordTtl: o.recordTtl ?? 3,
       recordMaxAgeMs: o.recordMaxAgeMs ?? 60_000,
@@ -385,9 +385,19 @@ export class Mesh {
 
   /**
    * Connects to `id` (through the mesh when this node has a peer, else via the
-   * server). Resolves true once the link is ready, false if it fails or times out.
+   * server). Resolves true once the link is ready, false if `attempts`
+   * attempts (default 2) each failed or timed out. A second attempt is made
+   * because a rare attempt stalls in the browser with its signals sent (see
+   * `stats.failures`) while a fresh one succeeds.
    */
-  connect(id: string, purpose: Purpose = 'mesh', timeoutMs = this.o.connectTimeoutMs): Promise<boolean> {
+  async connect(id: string, purpose: Purpose = 'mesh', attempts = 2): Promise<boolean> {
+    for (let i = 0; i < attempts && !this.stopped; i++) {
+      if (await this.attempt(id, purpose)) return true
+    }
+    return false
+  }
+
+  private attempt(id: string, purpose: Purpose): Promise<boolean> {
     const existing = this.conns.get(id)
     if (existing?.state === 'ready') return Promise.resolve(true)
     return new Promise((resolve) => {
@@ -398,7 +408,7 @@ export class Mesh {
           resolve(ok)
         }
       }
-      this.deps.clock.setTimeout(() => done(false), timeoutMs)
+      this.deps.clock.setTimeout(() => done(false), this.o.connectTimeoutMs + 100)
       if (existing) {
         existing.waiters.push(done)
         return
