@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createSim, entriesOf, pickSeed } from './support/sim.ts'
 import { encodeFrame } from '../src/core/mesh/frames.ts'
+import type { Ir3Node } from '../src/core/node.ts'
 
 describe('the mesh', () => {
   it('connects two nodes through the server and records it on both sides', async () => {
@@ -169,30 +170,34 @@ describe('intents', () => {
     ])
   })
 
-  it('relays an answer back along the intent’s path when no direct link can be made', async () => {
+  it('relays an answer back along the intent’s path when the declarer is not linked to the responder', async () => {
     const seed = pickSeed('relay')
-    const sim = await createSim({ seed, mesh: { targetDegree: 1, maxDegree: 2 } })
+    const sim = await createSim({ seed, mesh: { targetDegree: 2, maxDegree: 3 } })
     const [a, b, c] = [await sim.add(), await sim.add(), await sim.add()]
-    // A line a - b - c: c can't link to a (a is full).
-    sim.net.setServer(false)
-    await a.mesh!.connect(b.id).catch(() => false)
-    void 0
-    sim.net.setServer(true)
-    await sim.run(4000)
-    void c
-    const peersOf = (n: typeof a) =>
-      n
-        .peers()
-        .filter((p) => p.state === 'ready')
-        .map((p) => p.id)
-    const line = peersOf(b).length === 2 && !peersOf(a).includes(c.id)
-    if (!line) return // topology by chance not a line; covered by the 200-node run
-    const { id } = a.declare('ping', null, { targets: [c.id], deadlineMs: 4000 })
-    await sim.run(5000)
+    await sim.run(3000)
+    // Make a line a - b - c: cut a-c on both ends (no redial for a minute), keep a-b and b-c.
+    a.mesh!.disconnect(c.id)
+    c.mesh!.disconnect(a.id)
+    await sim.run(500)
+    if (!a.mesh!.isReady(b.id)) expect(await connectWithin(sim, a, b.id)).toBe(true)
+    if (!b.mesh!.isReady(c.id)) expect(await connectWithin(sim, b, c.id)).toBe(true)
+    expect(a.mesh!.isReady(c.id), `seed ${seed}`).toBe(false)
+    const { id } = a.declare('ping', null, { targets: [c.id], deadlineMs: 3000 })
+    await sim.run(3500)
     const s = a.intent(id)!
-    expect(s.yes, `seed ${seed}`).toBe(1)
+    expect(s, `seed ${seed}`).toMatchObject({ yes: 1, silence: 0 })
+    expect(s.responders[0]).toMatchObject({ id: c.id, via: 'relayed' })
+    const sent = (await entriesOf(c, 'response-sent')).find((e) => e.body['intent'] === id)!
+    expect(sent.body['via']).toBe('relayed')
+    expect(b.intents!.stats.responsesRelayedForOthers, `seed ${seed}`).toBe(1)
   })
 })
+
+async function connectWithin(sim: Awaited<ReturnType<typeof createSim>>, from: Ir3Node, to: string): Promise<boolean> {
+  const p = from.mesh!.connect(to)
+  await sim.run(6000)
+  return p
+}
 
 describe('capacity', () => {
   it('answers an offer it cannot take with a signed busy, so the dialer fails fast', async () => {

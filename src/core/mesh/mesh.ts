@@ -635,7 +635,6 @@ export class Mesh {
     if (this.conns.get(c.id) === c) this.conns.delete(c.id)
     for (const w of c.waiters.splice(0)) w(false)
     c.link.close()
-    void why
     this.changed()
   }
 
