@@ -74,6 +74,11 @@ async function start(): Promise<void> {
   addEventListener('beforeunload', () => node.mesh?.stop())
 }
 
+// The service worker keeps the app shell for offline starts (public/sw.js). Not in `vite` dev.
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/sw.js').catch((e: unknown) => console.warn('service worker not registered', e))
+}
+
 start().catch((e: unknown) => {
   const message = e instanceof Error ? e.message : String(e)
   window.ir3Error = message
