@@ -29,6 +29,13 @@ export default tseslint.config(
     },
   },
   {
+    // The service worker is plain JavaScript in the worker's global scope.
+    files: ['public/sw.js'],
+    languageOptions: {
+      globals: { self: 'readonly', caches: 'readonly', fetch: 'readonly', Response: 'readonly', URL: 'readonly' },
+    },
+  },
+  {
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', coreForbidden],
