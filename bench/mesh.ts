@@ -33,7 +33,7 @@ try {
   const t0 = Date.now()
   for (let i = 0; i < N; i++) {
     const page = await context.newPage()
-    await page.goto(`${url}?mesh=${mesh}${process.env['BENCH_UI'] === 'off' ? '&ui=off' : ''}`)
+    await page.goto(`${url}?mesh=${mesh}&probe=on${process.env['BENCH_UI'] === 'off' ? '&ui=off' : ''}`)
     await page.waitForFunction(() => window.ir3 !== undefined, undefined, { timeout: 60_000 })
     pages.push(page)
   }

@@ -56,7 +56,11 @@ async function start(): Promise<void> {
       id: claim.record.id,
       signer,
     }),
-    ...(Number.isInteger(degree) && degree >= 1 && degree <= 16 ? { mesh: { targetDegree: degree } } : {}),
+    mesh: {
+      ...(Number.isInteger(degree) && degree >= 1 && degree <= 16 ? { targetDegree: degree } : {}),
+      // ?probe=on lets the unsigned flood-and-echo probe through (benchmarks only).
+      probes: params.get('probe') === 'on',
+    },
   })
   const nodes = () => listNodes(db)
   window.ir3 = createApi(node, claim.how, nodes, meshName)

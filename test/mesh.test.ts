@@ -182,6 +182,7 @@ describe('intents', () => {
     if (!a.mesh!.isReady(b.id)) expect(await connectWithin(sim, a, b.id)).toBe(true)
     if (!b.mesh!.isReady(c.id)) expect(await connectWithin(sim, b, c.id)).toBe(true)
     expect(a.mesh!.isReady(c.id), `seed ${seed}`).toBe(false)
+    await sim.run(2000) // peer records catch up with the new topology
     const { id } = a.declare('ping', null, { targets: [c.id], deadlineMs: 3000 })
     await sim.run(3500)
     const s = a.intent(id)!
@@ -218,5 +219,100 @@ describe('capacity', () => {
     expect(await ok).toBe(false)
     expect(sim.clock.now() - started).toBeLessThan(2000)
     expect(c.mesh!.stats.refusedBusy, `seed ${seed}`).toBeGreaterThan(0)
+  })
+})
+
+describe('hostile peers (review findings)', () => {
+  async function line() {
+    const seed = pickSeed('hostile')
+    const sim = await createSim({ seed, mesh: { targetDegree: 2, maxDegree: 3, maxBadFrames: 5 } })
+    const [a, b, c] = [await sim.add(), await sim.add(), await sim.add()]
+    await sim.run(3000)
+    a.mesh!.disconnect(c.id)
+    c.mesh!.disconnect(a.id)
+    await sim.run(500)
+    if (!a.mesh!.isReady(b.id)) await connectWithin(sim, a, b.id)
+    if (!b.mesh!.isReady(c.id)) await connectWithin(sim, b, c.id)
+    await sim.run(2000)
+    return { seed, sim, a, b, c }
+  }
+
+  it('does not blame an honest relay for forged answers it passed on', async () => {
+    const { seed, sim, a, b, c } = await line()
+    const { id } = a.declare('ping', null, { targets: [c.id], deadlineMs: 5000 })
+    await sim.run(300)
+    for (let i = 0; i < 25; i++) {
+      const from = i.toString(16).padStart(32, '0')
+      const p = {
+        intent: id,
+        origin: a.id,
+        from,
+        key: c.publicKey,
+        answer: 'yes',
+        data: null,
+        reason: null,
+        retryAfter: null,
+        t: sim.clock.now(),
+      }
+      c.mesh!._testOnlySendRaw(b.id, encodeFrame({ t: 'resp', p, s: 'ab'.repeat(64), relay: true } as never))
+    }
+    await sim.run(1000)
+    expect(a.mesh!.isReady(b.id), `seed ${seed}: a dropped its honest neighbour`).toBe(true)
+    expect((await entriesOf(a, 'peer-dropped')).length).toBe(0)
+    expect(b.mesh!.isReady(c.id), `seed ${seed}: the forger should be dropped by the relay`).toBe(false)
+  })
+
+  it('forwards an intent whose unsigned hops is already at the cap, instead of making it invalid', async () => {
+    const { seed, sim, a, b, c } = await line()
+    const p = {
+      id: 'e'.repeat(32),
+      origin: a.id,
+      key: a.publicKey,
+      kind: 'ping',
+      body: null,
+      t: sim.clock.now(),
+      deadline: sim.clock.now() + 3000,
+      targets: null,
+    }
+    const s = await a.mesh!.sign('intent', p)
+    a.mesh!._testOnlySendRaw(b.id, encodeFrame({ t: 'intent', p, s, ttl: 5, hops: 64 }))
+    await sim.run(500)
+    expect(
+      (await entriesOf(c, 'intent-received')).map((e) => e.body['id']),
+      `seed ${seed}`,
+    ).toContain(p.id)
+    expect(c.mesh!.stats.dropped.malformed).toBe(0)
+  })
+
+  it('counts expired intents without holding them against the sender', async () => {
+    const { seed, sim, a, b } = await line()
+    for (let i = 0; i < 30; i++) a.declare('ping', null, { deadlineMs: 1 })
+    await sim.run(1000)
+    expect(b.mesh!.isReady(a.id), `seed ${seed}`).toBe(true)
+    expect(b.mesh!.stats.dropped.stale).toBeGreaterThan(0)
+  })
+
+  it('refuses to declare what neighbours would have to drop', async () => {
+    const { a } = await line()
+    expect(() => a.declare('Ping', null)).toThrow(/ERR_BAD_KIND/)
+    expect(() => a.declare('ping', null, { targets: ['not-an-id'] })).toThrow(/ERR_BAD_RANGE/)
+    expect(() => a.declare('ping', 'x'.repeat(70_000))).toThrow(/ERR_ENTRY_TOO_LARGE/)
+  })
+
+  it('does not relay a signal whose signature is forged', async () => {
+    const { sim, a, b, c } = await line()
+    const p = {
+      from: a.id,
+      key: a.publicKey,
+      to: c.id,
+      n: 'forged',
+      i: true,
+      d: { type: 'offer', token: 'x' },
+      t: sim.clock.now(),
+    }
+    a.mesh!._testOnlySendRaw(b.id, encodeFrame({ t: 'sig', p, s: 'cd'.repeat(64), ttl: 16 }))
+    await sim.run(500)
+    expect(b.mesh!.stats.dropped.badSignature).toBe(1)
+    expect(b.mesh!.stats.signalsRelayed).toBe(0)
   })
 })

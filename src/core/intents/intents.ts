@@ -21,7 +21,17 @@ import type { JsonValue } from '../json.ts'
 import type { Clock, Rng } from '../ports.ts'
 import type { States } from '../series/reducers.ts'
 import type { Mesh } from '../mesh/mesh.ts'
-import { MAX_TTL, type Frame, type IntentPayload, type ResponsePayload } from '../mesh/frames.ts'
+import {
+  encodeFrame,
+  MAX_FRAME_BYTES,
+  MAX_TARGETS,
+  MAX_TTL,
+  type Frame,
+  type IntentPayload,
+  type ResponsePayload,
+} from '../mesh/frames.ts'
+import { Ir3Error } from '../errors.ts'
+import { KIND_PATTERN } from '../series/encoding.ts'
 import { decide, type LimitsState } from './limits.ts'
 import { summarize, type IntentsState, type IntentSummary } from './reducers.ts'
 
@@ -69,6 +79,11 @@ export interface IntentStats {
 }
 
 const SEEN_KEEP_MS = 120_000
+/** Seen intents kept at most; the oldest go first. */
+const SEEN_MAX = 20_000
+/** `hops` is unsigned: forwarders cap it at what decoders accept. */
+const MAX_HOPS = 64
+const ID = /^[0-9a-f]{32}$/
 const MAX_DEADLINE_MS = 10 * 60_000
 
 export class Intents {
@@ -87,6 +102,10 @@ export class Intents {
   private readonly handlers = new Map<string, IntentHandler>()
   private readonly seen = new Map<string, { from: string | null; until: number }>()
   private readonly answeredBy = new Map<string, Set<string>>()
+  /** Intent copies being verified (id:signature). */
+  private readonly checking = new Set<string>()
+  /** Relayed answers already passed on (intent:from), so relays don't repeat them. */
+  private readonly relayedAnswers = new Map<string, number>()
   /** When each declarer last asked us something (for background response links). */
   private readonly askedAt = new Map<string, number>()
   private stopped = false
@@ -117,13 +136,14 @@ export class Intents {
     const deadlineMs = Math.max(1, Math.min(MAX_DEADLINE_MS, Math.floor(opts.deadlineMs ?? 5000)))
     const now = Math.trunc(clock.now())
     const id = this.randomId()
-    const targets = opts.targets ? [...new Set(opts.targets)].filter((t) => t !== mesh.id) : this.present()
+    if (!KIND_PATTERN.test(kind)) throw new Ir3Error('ERR_BAD_KIND', `intent kind must match ${KIND_PATTERN.source}`)
+    const targets = opts.targets
+      ? [...new Set(opts.targets)].filter((t) => t !== mesh.id)
+      : this.present().slice(0, MAX_TARGETS)
+    if (targets.length > MAX_TARGETS || targets.some((t) => !ID.test(t))) {
+      throw new Ir3Error('ERR_BAD_RANGE', `targets must be at most ${MAX_TARGETS} node ids (32 hex)`)
+    }
     const deadline = now + deadlineMs
-    // Recorded first: a bad kind or body throws here, before anything is sent.
-    this.deps.record('intent-declared', { id, kind, body, targets, deadline, ttl })
-    this.stats.declared++
-    this.seen.set(id, { from: null, until: deadline + SEEN_KEEP_MS })
-    this.answeredBy.set(id, new Set())
     const p: IntentPayload = {
       id,
       origin: mesh.id,
@@ -134,6 +154,15 @@ export class Intents {
       deadline,
       targets: opts.targets ? targets : null,
     }
+    const size = encodeFrame({ t: 'intent', p, s: '0'.repeat(128), ttl, hops: MAX_HOPS }).length
+    if (size > MAX_FRAME_BYTES) {
+      throw new Ir3Error('ERR_ENTRY_TOO_LARGE', `intent is ${size} bytes on the wire, limit ${MAX_FRAME_BYTES}`)
+    }
+    // Recorded first: a non-JSON body throws here, before anything is sent.
+    this.deps.record('intent-declared', { id, kind, body, targets, deadline, ttl })
+    this.stats.declared++
+    this.seen.set(id, { from: null, until: deadline + SEEN_KEEP_MS })
+    this.answeredBy.set(id, new Set())
     void mesh.sign('intent', p).then((s) => {
       if (!this.stopped) mesh.broadcast({ t: 'intent', p, s, ttl: ttl - 1, hops: 1 })
     })
@@ -176,25 +205,32 @@ export class Intents {
     const p = f.p
     this.copies.set(p.id, (this.copies.get(p.id) ?? 0) + 1)
     if (this.copies.size > 5000) this.copies.delete(this.copies.keys().next().value!)
-    if (this.seen.has(p.id)) {
+    const copy = `${p.id}:${f.s}`
+    if (this.seen.has(p.id) || this.checking.has(copy)) {
       this.stats.duplicates++
       mesh.countDuplicate()
       return
     }
     const now = clock.now()
-    if (p.deadline < now || p.deadline - p.t > MAX_DEADLINE_MS || p.t > now + 60_000) return mesh.reject(from, 'stale')
-    this.seen.set(p.id, { from, until: p.deadline + SEEN_KEEP_MS })
-    if (!(await mesh.verify('intent', p, p.origin, p.key, f.s))) {
-      this.seen.delete(p.id)
-      return mesh.reject(from, 'badSignature')
+    // Late or clock-skewed intents are not the forwarder's fault: counted, not held against it.
+    if (p.deadline < now || p.deadline - p.t > MAX_DEADLINE_MS || p.t > now + 60_000) return mesh.countStale()
+    // Seen only once a copy checks out, so a forged copy that came first cannot suppress the real one.
+    this.checking.add(copy)
+    const ok = await mesh.verify('intent', p, p.origin, p.key, f.s)
+    this.checking.delete(copy)
+    if (!ok) return mesh.reject(from, 'badSignature')
+    if (this.seen.has(p.id)) {
+      this.stats.duplicates++
+      return mesh.countDuplicate()
     }
+    this.seen.set(p.id, { from, until: Math.min(p.deadline, now + MAX_DEADLINE_MS) + SEEN_KEEP_MS })
     if (this.stopped || p.origin === mesh.id) return
     this.stats.received++
     this.prune(now)
     this.deps.record('intent-received', { id: p.id, origin: p.origin, kind: p.kind, from, hops: f.hops })
     const verdict = decide(this.deps.state()['limits'] as LimitsState, p.origin, p.kind)
     if (verdict.answer !== 'silent' && f.ttl > 0) {
-      this.stats.forwarded += mesh.flood({ ...f, ttl: f.ttl - 1, hops: f.hops + 1 }, from)
+      this.stats.forwarded += mesh.flood({ ...f, ttl: f.ttl - 1, hops: Math.min(f.hops + 1, MAX_HOPS) }, from)
     }
     if (p.targets && !p.targets.includes(mesh.id)) return
     let decision: Decision
@@ -275,16 +311,24 @@ export class Intents {
     const { mesh, clock } = this.deps
     const p = f.p
     if (p.origin !== mesh.id) {
-      // Not ours: pass it one hop back along the intent's path, if we carried the intent.
+      // Not ours: pass it one hop back along the intent's path, if we carried the intent, once.
       const back = f.relay ? this.seen.get(p.intent)?.from : undefined
-      if (back && back !== from && mesh.send(back, f)) this.stats.responsesRelayedForOthers++
+      const key = `${p.intent}:${p.from}`
+      if (!back || back === from || this.relayedAnswers.has(key)) return mesh.countDuplicate()
+      if (!(await mesh.verify('resp', p, p.from, p.key, f.s))) return mesh.reject(from, 'badSignature')
+      this.relayedAnswers.set(key, clock.now())
+      if (this.relayedAnswers.size > SEEN_MAX) this.relayedAnswers.delete(this.relayedAnswers.keys().next().value!)
+      if (mesh.send(back, f)) this.stats.responsesRelayedForOthers++
       return
     }
     const answered = this.answeredBy.get(p.intent)
     const d = (this.deps.state()['intents'] as IntentsState | undefined)?.declared[p.intent]
     if (!answered || !d) return mesh.countStale()
     if (answered.has(p.from)) return mesh.countDuplicate()
-    if (!(await mesh.verify('resp', p, p.from, p.key, f.s))) return mesh.reject(from, 'badSignature')
+    if (!(await mesh.verify('resp', p, p.from, p.key, f.s))) {
+      // A relayed answer was checked by the relay; one that still fails is not the relay's doing.
+      return f.relay ? mesh.countStale() : mesh.reject(from, 'badSignature')
+    }
     if (answered.has(p.from) || this.stopped) return
     answered.add(p.from)
     const now = clock.now()
@@ -301,8 +345,15 @@ export class Intents {
     })
   }
 
+  /** Drops expired seen intents from the oldest on, stopping at the first live one; a hard cap bounds the rest. */
   private prune(now: number): void {
-    if (this.seen.size < 10_000) return
-    for (const [id, v] of this.seen) if (v.until < now) this.seen.delete(id)
+    for (const [id, v] of this.seen) {
+      if (v.until >= now && this.seen.size <= SEEN_MAX) break
+      this.seen.delete(id)
+    }
+    for (const [k, at] of this.relayedAnswers) {
+      if (now - at < SEEN_KEEP_MS) break
+      this.relayedAnswers.delete(k)
+    }
   }
 }

@@ -55,8 +55,13 @@ export interface MeshOptions {
    * sampled node whose peer record has not reached it lately. Default 15 s.
    */
   exploreEveryMs?: number
-  /** Links this node will ever create (Chromium caps RTCPeerConnections per tab at ~500). Default 400. */
+  /**
+   * Links (ready or pending) this node holds at most, whatever their purpose.
+   * Chromium refuses a page's 501st live RTCPeerConnection. Default 64.
+   */
   linkBudget?: number
+  /** Let unsigned probe frames through (the mesh benchmark's baseline). Default false. */
+  probes?: boolean
   /** Per-link frame rate: sustained per second and burst. Default 400 / 800. */
   frameRate?: number
   frameBurst?: number
@@ -159,11 +164,19 @@ interface Conn {
   waiters: ((ok: boolean) => void)[]
   /** When a frame other than ping/pong last went either way. */
   usedAt: number
+  /** The remote's time on the signal that made this link (offer or answer); older offers can't replace it. */
+  remoteT: number | null
   /** Neighbour a mesh-signaled offer came through, to route the answer back. */
   cameVia: string | null
 }
 
 const FRESH_MS = 5 * 60_000
+/** Nodes remembered at most (the default intent targets come from here; ids are cheap to mint). */
+const MAX_KNOWN = 1000
+/** Hops a relayed signal may still travel, whatever its sender says. */
+const SIGNAL_TTL = 4
+/** Relayed signals per author per minute. */
+const RELAYS_PER_AUTHOR = 30
 const SEEN_MS = 60_000
 
 export class Mesh {
@@ -190,6 +203,10 @@ export class Mesh {
   private readonly seen = new Map<string, number>()
   /** Peers disconnected for abuse, refused until the time given. */
   private readonly banned = new Map<string, number>()
+  /** Signals relayed per author in the current minute. */
+  private readonly relayed = new Map<string, { since: number; n: number }>()
+  /** Offers accepted (author:nonce → when), so a replayed offer cannot replace a live link. */
+  private readonly accepted = new Map<string, number>()
   /** Probes seen: id → neighbour it came from (null for our own). */
   private readonly probes = new Map<string, string | null>()
   private readonly probeWaits = new Map<
@@ -224,7 +241,8 @@ export class Mesh {
       recordTtl: o.recordTtl ?? 3,
       recordMaxAgeMs: o.recordMaxAgeMs ?? 60_000,
       exploreEveryMs: o.exploreEveryMs ?? 15_000,
-      linkBudget: o.linkBudget ?? 400,
+      linkBudget: o.linkBudget ?? 64,
+      probes: o.probes ?? false,
       frameRate: o.frameRate ?? 400,
       frameBurst: o.frameBurst ?? 800,
       maxBadFrames: o.maxBadFrames ?? 20,
@@ -319,8 +337,11 @@ export class Mesh {
   send(id: string, frame: Frame): boolean {
     const c = this.conns.get(id)
     if (c?.state !== 'ready') return false
+    const bytes = encodeFrame(frame)
+    // Never send what the other side must refuse (a forwarded frame can grow when re-encoded).
+    if (bytes.length > MAX_FRAME_BYTES) return false
     c.usedAt = this.deps.clock.now()
-    return this.write(c, encodeFrame(frame))
+    return this.write(c, bytes)
   }
 
   /** Sends a frame to every ready peer except `except`; returns how many got it. */
@@ -423,7 +444,7 @@ export class Mesh {
 
   private dial(id: string, purpose: Purpose): Conn | null {
     if (this.stopped || id === this.id || this.conns.has(id) || this.isBanned(id)) return null
-    if (this.stats.linksCreated >= this.o.linkBudget) return null
+    if (this.conns.size >= this.o.linkBudget) return null
     const b = this.backoff.get(id)
     const canMesh = this.readyPeers().length > 0 && !(b?.viaServer ?? false)
     const canServer = this.bootstrapState === 'open'
@@ -464,6 +485,7 @@ export class Mesh {
       pings: new Map(),
       waiters: [],
       usedAt: now,
+      remoteT: null,
       cameVia,
       link: null as unknown as Link,
     }
@@ -549,6 +571,10 @@ export class Mesh {
     this.stats.signals.received++
     const c = this.conns.get(p.from)
     if (p.i) {
+      const offerKey = `${p.from}:${p.n}`
+      if (this.accepted.has(offerKey) && !(c && c.nonce === p.n)) return this.countDuplicate()
+      if (c && c.nonce !== p.n && c.remoteT !== null && p.t <= c.remoteT) return this.countStale()
+      this.accepted.set(offerKey, this.deps.clock.now())
       if (c && c.nonce === p.n) return c.link.signal(p.d)
       // Whoever waits for a link to this node waits for the one that wins.
       let waiters: ((ok: boolean) => void)[] = []
@@ -562,17 +588,19 @@ export class Mesh {
         this.drop(c)
       }
       if (this.isBanned(p.from)) return waiters.forEach((w) => w(false))
-      if (this.conns.size >= this.o.maxDegree || this.stats.linksCreated >= this.o.linkBudget) {
+      if (this.conns.size >= this.o.maxDegree || this.conns.size >= this.o.linkBudget) {
         waiters.forEach((w) => w(false))
         // Say so, signed, so the dialer tries someone else now rather than at its timeout.
         return void this.refuse(p, via, cameVia)
       }
       this.learn([{ id: p.from, publicKey: p.key }], via === 'server' ? 'server' : 'gossip')
       const fresh = this.open(p.from, p.key, false, via, 'mesh', p.n, cameVia)
+      fresh.remoteT = p.t
       fresh.waiters.push(...waiters)
       fresh.link.signal(p.d)
     } else if (c && c.nonce === p.n && c.initiator) {
       c.key = p.key
+      c.remoteT = p.t
       const d = p.d as { busy?: unknown } | null
       if (typeof d === 'object' && d !== null && d.busy === true) {
         this.stats.refusedBusy++
@@ -694,6 +722,7 @@ export class Mesh {
     this.stats.abuseDisconnects++
     this.deps.record('peer-dropped', { peer: c.id, reason })
     this.banned.set(c.id, this.deps.clock.now() + 10 * 60_000)
+    this.conns.delete(c.id)
     c.link.close()
   }
 
@@ -732,11 +761,11 @@ export class Mesh {
       case 'peer':
         return void this.onRecord(c, f)
       case 'sig':
-        return this.onMeshSignal(c, f)
+        return void this.onMeshSignal(c, f)
       case 'probe':
-        return this.onProbe(c, f)
       case 'echo':
-        return this.onEcho(c, f)
+        if (!this.o.probes) return this.dropFrame(c, 'notReady', false)
+        return f.t === 'probe' ? this.onProbe(c, f) : this.onEcho(c, f)
       case 'intent':
         return this.handlers.intent?.(c.id, f)
       case 'resp':
@@ -772,6 +801,8 @@ export class Mesh {
     const k = this.knownNodes.get(p.id)
     if (k && k.t >= p.t) return this.countDuplicate()
     if (p.t > this.deps.clock.now() + FRESH_MS) return this.dropFrame(c, 'stale', true)
+    // A record older than the forget horizon (e.g. a replayed one of a node that left) is not news.
+    if (p.t < this.deps.clock.now() - this.o.recordMaxAgeMs) return this.countStale()
     if (!(await this.verify('peer', p, p.id, p.key, f.s))) return this.dropFrame(c, 'badSignature', true)
     const again = this.knownNodes.get(p.id)
     if (again && again.t >= p.t) return
@@ -785,17 +816,32 @@ export class Mesh {
       gossipAt: now,
       source: 'gossip',
     })
-    if (f.ttl > 0) this.broadcast({ ...f, ttl: f.ttl - 1 }, c.id)
+    if (this.knownNodes.size > MAX_KNOWN) this.forgetOldest()
+    const ttl = Math.min(f.ttl, this.o.recordTtl)
+    if (ttl > 0) this.broadcast({ ...f, ttl: ttl - 1 }, c.id)
     this.changed()
   }
 
-  private onMeshSignal(c: Conn, f: Extract<Frame, { t: 'sig' }>): void {
+  private async onMeshSignal(c: Conn, f: Extract<Frame, { t: 'sig' }>): Promise<void> {
     const key = `sig:${f.p.from}:${f.p.n}:${f.p.i ? 1 : 0}`
     if (this.seen.has(key)) return this.countDuplicate()
+    if (f.p.to === this.id) {
+      this.seen.set(key, this.deps.clock.now())
+      return this.acceptSignal(f.p, f.s, 'mesh', c.id)
+    }
+    // Relays check the author's signature first (so a forged or tampered copy
+    // neither spreads nor suppresses the real one), and carry at most a few
+    // hops and a few signals a minute per author: relaying must not amplify.
+    if (!(await this.verify('sig', f.p, f.p.from, f.p.key, f.s))) return this.dropFrame(c, 'badSignature', true)
+    if (this.seen.has(key)) return this.countDuplicate()
     this.seen.set(key, this.deps.clock.now())
-    if (f.p.to === this.id) return void this.acceptSignal(f.p, f.s, 'mesh', c.id)
+    const now = this.deps.clock.now()
+    const r = this.relayed.get(f.p.from)
+    if (r && now - r.since < 60_000 && r.n >= RELAYS_PER_AUTHOR) return this.countStale()
+    if (!r || now - r.since >= 60_000) this.relayed.set(f.p.from, { since: now, n: 1 })
+    else r.n++
     this.stats.signalsRelayed++
-    this.routeSignal(f, c.id, null)
+    this.routeSignal({ ...f, ttl: Math.min(f.ttl, SIGNAL_TTL) }, c.id, null)
   }
 
   // ---- probes: the raw flood-and-echo baseline ----
@@ -854,6 +900,7 @@ export class Mesh {
       if (p.id === this.id) continue
       const k = this.knownNodes.get(p.id)
       if (k) k.seenAt = now
+      else if (this.knownNodes.size >= MAX_KNOWN) continue
       else this.knownNodes.set(p.id, { id: p.id, key: p.publicKey, t: 0, peers: [], seenAt: now, gossipAt: 0, source })
     }
     this.changed()
@@ -884,14 +931,17 @@ export class Mesh {
 
   /**
    * Forwards a flooded frame to every ready peer except `from` and the peers
-   * `from` itself links to (per its fresh signed record): they got it from
-   * `from` already. Returns how many got it.
+   * `from` itself links to (per fresh signed records of both ends): they got
+   * it from `from` already. Returns how many got it.
    */
   flood(frame: Frame, from: string): number {
     const k = this.knownNodes.get(from)
     const fresh = k !== undefined && this.deps.clock.now() - k.gossipAt < 2 * this.o.recordEveryMs
-    const covered = new Set(fresh ? k.peers : [])
+    // Covered only if both records agree the link exists: a stale record of
+    // `from` alone (a link it just lost) must not make us skip a node.
+    const covered = new Set(fresh ? k.peers.filter((p) => this.knownNodes.get(p)?.peers.includes(from) === true) : [])
     const bytes = encodeFrame(frame)
+    if (bytes.length > MAX_FRAME_BYTES) return 0
     let n = 0
     for (const c of this.conns.values()) {
       if (c.state === 'ready' && c.id !== from && !covered.has(c.id) && this.write(c, bytes)) n++
@@ -936,6 +986,13 @@ export class Mesh {
     if (victim) victim.link.close()
   }
 
+  private forgetOldest(): void {
+    let oldest: KnownNode | null = null
+    for (const k of this.knownNodes.values())
+      if (!this.conns.has(k.id) && (!oldest || k.seenAt < oldest.seenAt)) oldest = k
+    if (oldest) this.knownNodes.delete(oldest.id)
+  }
+
   private async ownRecord(): Promise<SignedFrame | null> {
     if (!this.recordDirty && this.recordFrame) return this.recordFrame
     const p: PeerRecord = {
@@ -968,6 +1025,10 @@ export class Mesh {
       if (c.state !== 'ready' && now - c.createdAt > this.o.connectTimeoutMs) this.fail(c, 'timeout')
     }
     for (const [k, at] of this.seen) if (now - at > SEEN_MS) this.seen.delete(k)
+    for (const [k, at] of this.accepted) if (now - at > FRESH_MS) this.accepted.delete(k)
+    for (const [k, r] of this.relayed) if (now - r.since > 60_000) this.relayed.delete(k)
+    for (const [k, b] of this.backoff) if (b.until < now - 60_000) this.backoff.delete(k)
+    for (const [k, until] of this.banned) if (until < now) this.banned.delete(k)
     for (const [id, k] of this.knownNodes) {
       if (now - k.seenAt > this.o.recordMaxAgeMs && !this.conns.has(id)) this.knownNodes.delete(id)
     }

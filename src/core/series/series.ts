@@ -384,6 +384,16 @@ export class Series {
         }
       }
     }
+    if (
+      problems.length === 0 &&
+      size > 0 &&
+      size === this.durable &&
+      this.durable === this.size &&
+      prev !== this.lastHash
+    ) {
+      // The head's last hash is what the next append links to: it must be the chain's end.
+      problems.push({ seq: size - 1, reason: 'stored head does not match the last entry' })
+    }
     if (problems.length === 0) {
       if (!checkpoint) {
         if (size > 0) problems.push({ seq: size - 1, reason: 'no checkpoint covers the series' })
