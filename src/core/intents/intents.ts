@@ -33,7 +33,7 @@ import {
 import { Ir3Error } from '../errors.ts'
 import { KIND_PATTERN } from '../series/encoding.ts'
 import { decide, type LimitsState } from './limits.ts'
-import { summarize, type IntentsState, type IntentSummary } from './reducers.ts'
+import { summarize, type DeclaredIntent, type IntentsState, type IntentSummary } from './reducers.ts'
 
 export type Decision =
   { answer: 'yes'; data?: JsonValue } | { answer: 'no'; reason: string; retryAfter?: number } | { answer: 'silent' }
@@ -101,7 +101,6 @@ export class Intents {
   private readonly deps: IntentsDeps
   private readonly handlers = new Map<string, IntentHandler>()
   private readonly seen = new Map<string, { from: string | null; until: number }>()
-  private readonly answeredBy = new Map<string, Set<string>>()
   /** Intent copies being verified (id:signature). */
   private readonly checking = new Set<string>()
   /** Relayed answers already passed on (intent:from), so relays don't repeat them. */
@@ -162,7 +161,6 @@ export class Intents {
     this.deps.record('intent-declared', { id, kind, body, targets, deadline, ttl })
     this.stats.declared++
     this.seen.set(id, { from: null, until: deadline + SEEN_KEEP_MS })
-    this.answeredBy.set(id, new Set())
     void mesh.sign('intent', p).then((s) => {
       if (!this.stopped) mesh.broadcast({ t: 'intent', p, s, ttl: ttl - 1, hops: 1 })
     })
@@ -172,7 +170,7 @@ export class Intents {
 
   /** The outcome of an intent this node declared. */
   summary(id: string): IntentSummary | null {
-    const d = (this.deps.state()['intents'] as IntentsState | undefined)?.declared[id]
+    const d = this.declared(id)
     return d ? summarize(id, d) : null
   }
 
@@ -192,12 +190,14 @@ export class Intents {
 
   private atDeadline(id: string): void {
     if (this.stopped) return
-    const d = (this.deps.state()['intents'] as IntentsState | undefined)?.declared[id]
+    const d = this.declared(id)
     if (!d) return
-    const answered = this.answeredBy.get(id) ?? new Set()
-    for (const peer of d.targets) if (!answered.has(peer)) this.deps.record('silence-recorded', { intent: id, peer })
-    // Late answers are still recorded for a while, then forgotten.
-    this.deps.clock.setTimeout(() => this.answeredBy.delete(id), SEEN_KEEP_MS)
+    for (const peer of d.targets) if (!d.responses[peer]) this.deps.record('silence-recorded', { intent: id, peer })
+  }
+
+  /** An intent this node declared, as the series has it (answers and silences included). */
+  private declared(id: string): DeclaredIntent | undefined {
+    return (this.deps.state()['intents'] as IntentsState | undefined)?.declared[id]
   }
 
   private async onIntent(from: string, f: Extract<Frame, { t: 'intent' }>): Promise<void> {
@@ -321,16 +321,16 @@ export class Intents {
       if (mesh.send(back, f)) this.stats.responsesRelayedForOthers++
       return
     }
-    const answered = this.answeredBy.get(p.intent)
-    const d = (this.deps.state()['intents'] as IntentsState | undefined)?.declared[p.intent]
-    if (!answered || !d) return mesh.countStale()
-    if (answered.has(p.from)) return mesh.countDuplicate()
+    // Answers are taken until a while after the deadline (as late), then ignored.
+    const before = this.declared(p.intent)
+    if (!before || clock.now() > before.deadline + SEEN_KEEP_MS) return mesh.countStale()
+    if (before.responses[p.from]) return mesh.countDuplicate()
     if (!(await mesh.verify('resp', p, p.from, p.key, f.s))) {
       // A relayed answer was checked by the relay; one that still fails is not the relay's doing.
       return f.relay ? mesh.countStale() : mesh.reject(from, 'badSignature')
     }
-    if (answered.has(p.from) || this.stopped) return
-    answered.add(p.from)
+    const d = this.declared(p.intent)
+    if (!d || d.responses[p.from] || this.stopped) return
     const now = clock.now()
     this.deps.record('response-received', {
       intent: p.intent,
