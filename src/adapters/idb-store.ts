@@ -149,17 +149,3 @@ export function createIdbEventStore(db: Ir3Db, nodeId: string, opts: IdbStoreOpt
     },
   }
 }
-
-/** Deletes every record of a node (its series, snapshots and key). */
-export async function deleteNodeData(db: Ir3Db, nodeId: string): Promise<void> {
-  const tx = db.transaction(['nodes', 'heads', 'chunks', 'roots', 'snapshots'], 'readwrite')
-  const all = IDBKeyRange.bound([nodeId, 0], [nodeId, Number.MAX_SAFE_INTEGER])
-  await Promise.all([
-    tx.objectStore('nodes').delete(nodeId),
-    tx.objectStore('heads').delete(nodeId),
-    tx.objectStore('chunks').delete(all),
-    tx.objectStore('roots').delete(all),
-    tx.objectStore('snapshots').delete(all),
-    tx.done,
-  ])
-}

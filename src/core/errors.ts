@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'ERR_DESTROYED'
   | 'ERR_BAD_RANGE'
   | 'ERR_BAD_FRONTIER'
+  | 'ERR_NO_MESH'
 
 export class Ir3Error extends Error {
   readonly code: ErrorCode

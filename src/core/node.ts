@@ -3,6 +3,7 @@
  * a transport, its place in the mesh and its intents. The core is handed all
  * of its world through `deps`.
  */
+import { Ir3Error } from './errors.ts'
 import { nameFromId, nodeIdFromPublicKey } from './identity.ts'
 import type { JsonValue } from './json.ts'
 import type { Bootstrap, Clock, EventStore, Rng, Signer, Transport, Verifier } from './ports.ts'
@@ -154,12 +155,12 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     peers: () => mesh?.peers() ?? [],
     known: () => mesh?.known() ?? [],
     declare(kind, body, opts) {
-      if (!intents) throw new Error('ERR_NO_MESH: this node has no transport')
+      if (!intents) throw new Ir3Error('ERR_NO_MESH', 'this node has no transport')
       return intents.declare(kind, body, opts)
     },
     intent: (iid) => intents?.summary(iid) ?? null,
     handle(kind, handler) {
-      if (!intents) throw new Error('ERR_NO_MESH: this node has no transport')
+      if (!intents) throw new Ir3Error('ERR_NO_MESH', 'this node has no transport')
       intents.handle(kind, handler)
     },
     setLimits(budgets) {

@@ -27,6 +27,43 @@ export interface ChunkClaim {
 
 export type ChunkVerdict = { ok: true; entries: Entry[]; root: string } | { ok: false; seq: number; reason: string }
 
+export interface ChainCheck {
+  /** Entries that checked out, in order. */
+  entries: Entry[]
+  /** Their leaf hashes. */
+  leaves: Uint8Array[]
+  /** Hex hash of the last entry that checked out (the given `prev` if none). */
+  last: string | null
+  /** The first problem, if any: the entries above stop just before it. */
+  problem: { seq: number; reason: string } | null
+}
+
+/**
+ * Checks encoded entries that should be entries `firstSeq…` of one series:
+ * each decodes canonically, claims its seq, and links to the one before
+ * (`prev` for the first; null skips that first link). Used by full
+ * verification, by loading, and for chunks from anywhere.
+ */
+export function checkChain(encoded: readonly Uint8Array[], firstSeq: number, prev: string | null): ChainCheck {
+  const out: ChainCheck = { entries: [], leaves: [], last: prev, problem: null }
+  for (let i = 0; i < encoded.length; i++) {
+    const seq = firstSeq + i
+    const bytes = encoded[i]!
+    const d = decodeEntry(bytes)
+    if (!d.ok) out.problem = { seq, reason: `entry does not decode: ${d.reason}` }
+    else if (d.entry.seq !== seq) out.problem = { seq, reason: `entry claims seq ${d.entry.seq}` }
+    else if (out.last !== null && d.entry.prev !== out.last) {
+      out.problem = { seq, reason: 'prev does not match the hash of the previous entry' }
+    }
+    if (out.problem || !d.ok) return out
+    const leaf = leafHash(bytes)
+    out.entries.push(d.entry)
+    out.leaves.push(leaf)
+    out.last = toHex(leaf)
+  }
+  return out
+}
+
 export async function verifyChunk(claim: ChunkClaim, verifier: Verifier): Promise<ChunkVerdict> {
   const { index: k, chunkSize: C, checkpoint } = claim
   const first = k * C
@@ -40,21 +77,9 @@ export async function verifyChunk(claim: ChunkClaim, verifier: Verifier): Promis
       seq: first + framed.entries.length,
       reason: `chunk holds ${framed.entries.length} of ${C} entries`,
     }
-  const entries: Entry[] = []
-  const leaves: Uint8Array[] = []
-  let prev: string | null = null
-  for (let i = 0; i < C; i++) {
-    const bytes = framed.entries[i]!
-    const d = decodeEntry(bytes)
-    if (!d.ok) return { ok: false, seq: first + i, reason: `entry does not decode: ${d.reason}` }
-    if (d.entry.seq !== first + i) return { ok: false, seq: first + i, reason: `entry claims seq ${d.entry.seq}` }
-    if (prev !== null && d.entry.prev !== prev)
-      return { ok: false, seq: first + i, reason: 'prev does not match the hash of the previous entry' }
-    const leaf = leafHash(bytes)
-    prev = toHex(leaf)
-    leaves.push(leaf)
-    entries.push(d.entry)
-  }
+  const chain = checkChain(framed.entries, first, null)
+  if (chain.problem) return { ok: false, ...chain.problem }
+  const { entries, leaves } = chain
   const root = mth(leaves)
   const path: Uint8Array[] = []
   for (const h of claim.path) {

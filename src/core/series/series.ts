@@ -30,10 +30,11 @@ import type {
   Verifier,
 } from '../ports.ts'
 import { signCheckpoint, verifyCheckpoint } from './checkpoint.ts'
-import { decodeEntry, entryText, MAX_ENTRY_BYTES, utf8Into, type Entry } from './encoding.ts'
+import { entryText, MAX_ENTRY_BYTES, utf8Into, type Entry } from './encoding.ts'
+import { checkChain } from './chunk.ts'
 import { unframeEntries } from './frames.ts'
 import { ChunkView } from './chunk-view.ts'
-import { bytesEqual, fromHex, leafHash, toHex, ZERO_HASH } from './hash.ts'
+import { bytesEqual, leafHash, toHex, ZERO_HASH } from './hash.ts'
 import { consistencyProof, inclusionProof, MerkleFrontier, mth } from './merkle.ts'
 import { applyEntry, defaultReducers, initialStates, reducerKey, type Reducer, type States } from './reducers.ts'
 
@@ -283,7 +284,11 @@ export class Series {
   /** Derived state as of seq `atSeq` (inclusive); the current state when omitted. -1 gives the initial state. */
   async state(atSeq?: number): Promise<States> {
     const size = atSeq === undefined ? this.size : Math.min(this.size, Math.max(0, Math.floor(atSeq) + 1))
-    if (size === this.size) return this.states
+    return size === this.size ? this.states : this.derive(size)
+  }
+
+  /** Derived state after the first `size` entries: the nearest snapshot at or before it, plus a replay. */
+  private async derive(size: number): Promise<States> {
     let base: Snapshot | null = null
     for (const p of this.pendingSnapshots) if (p.size <= size && (!base || p.size > base.size)) base = p
     if (!base) {
@@ -298,13 +303,13 @@ export class Series {
       const chunk = await this.chunk(k)
       if (!chunk) throw new Ir3Error('ERR_DAMAGED', `chunk ${k} is missing`)
       const end = Math.min(size - k * C, chunk.length)
+      if (k * C + end <= at) throw new Ir3Error('ERR_DAMAGED', `chunk ${k} is short`)
       for (let i = at - k * C; i < end; i++) {
         const e = chunk.entry(i)
         if (!e) throw new Ir3Error('ERR_DAMAGED', `entry ${k * C + i}: ${chunk.broken ?? 'unreadable'}`)
         states = applyEntry(this.reducers, states, e, chunk.bytes(i)!.length)
       }
       at = k * C + end
-      if (end < C && at < size) throw new Ir3Error('ERR_DAMAGED', `chunk ${k} is short`)
     }
     return states
   }
@@ -345,29 +350,14 @@ export class Series {
           problems.push({ seq: k * C + framed.entries.length, reason: `chunk ${k}: ${why}` })
           break outer
         }
-        const leaves: Uint8Array[] = []
-        for (let i = 0; i < expected; i++) {
-          const seq = k * C + i
-          const bytes = framed.entries[i]!
-          const d = decodeEntry(bytes)
-          if (!d.ok) {
-            problems.push({ seq, reason: `entry does not decode: ${d.reason}` })
-            break outer
-          }
-          if (d.entry.seq !== seq) {
-            problems.push({ seq, reason: `entry claims seq ${d.entry.seq}` })
-            break outer
-          }
-          if (d.entry.prev !== prev) {
-            problems.push({ seq, reason: 'prev does not match the hash of the previous entry' })
-            break outer
-          }
-          const leaf = leafHash(bytes)
-          leaves.push(leaf)
-          prev = toHex(leaf)
-          checked++
+        const chain = checkChain(framed.entries.slice(0, expected), k * C, prev)
+        checked += chain.entries.length
+        if (chain.problem) {
+          problems.push(chain.problem)
+          break outer
         }
-        const chunkRoot = mth(leaves)
+        prev = chain.last ?? prev
+        const chunkRoot = mth(chain.leaves)
         frontier.push(chunkRoot)
         if (expected === C) {
           if (!rec.root || !bytesEqual(rec.root, chunkRoot)) {
@@ -689,26 +679,15 @@ export class Series {
     const tailCount = head.size % C
     if (tailCount > 0) {
       const [rec] = await this.store.readChunks(this.tailIndex, this.tailIndex + 1)
-      const framed = rec ? unframeEntries(rec.data) : { ok: false as const, entries: [], reason: 'missing' }
-      let prevHex: string | null = null
+      const framed = rec ? unframeEntries(rec.data).entries.slice(0, tailCount) : []
+      // The open chunk's first link is checked by the background verification.
+      const chain = checkChain(framed, this.tailIndex * C, null)
+      if (chain.problem) problems.push(chain.problem)
+      for (const leaf of chain.leaves) this.tailFrontier.push(leaf)
+      this.tailCount = chain.entries.length
+      const prevHex = chain.last
       let used = 0
-      for (let i = 0; i < Math.min(tailCount, framed.entries.length); i++) {
-        const bytes = framed.entries[i]!
-        const d = decodeEntry(bytes)
-        const seq = this.tailIndex * C + i
-        if (!d.ok || d.entry.seq !== seq || (prevHex !== null && d.entry.prev !== prevHex)) {
-          problems.push({
-            seq,
-            reason: d.ok ? 'entry is out of place in the chain' : `entry does not decode: ${d.reason}`,
-          })
-          break
-        }
-        const leaf = leafHash(bytes)
-        prevHex = toHex(leaf)
-        this.tailFrontier.push(leaf)
-        this.tailCount++
-        used += 4 + bytes.length
-      }
+      for (let i = 0; i < this.tailCount; i++) used += 4 + framed[i]!.length
       if (rec) {
         this.tailBuf = new Uint8Array(Math.max(TAIL_BUFFER_BYTES, used * 2))
         this.tailBuf.set(rec.data.subarray(0, used))
@@ -721,24 +700,7 @@ export class Series {
       }
     }
     try {
-      const base = await this.store.readSnapshot(head.size)
-      const usable = base && base.key === this.key && base.size <= head.size ? base : null
-      let states = usable ? usable.states : initialStates(this.reducers)
-      let at = usable ? usable.size : 0
-      while (at < head.size) {
-        const k = Math.floor(at / C)
-        const chunk = await this.chunk(k)
-        if (!chunk || chunk.length === 0) throw new Error(`chunk ${k} is unreadable`)
-        const end = Math.min(head.size - k * C, chunk.length)
-        for (let i = at - k * C; i < end; i++) {
-          const e = chunk.entry(i)
-          if (!e) throw new Error(`entry ${k * C + i}: ${chunk.broken ?? 'unreadable'}`)
-          states = applyEntry(this.reducers, states, e, chunk.bytes(i)!.length)
-        }
-        if (k * C + end === at) throw new Error(`chunk ${k} is short`)
-        at = k * C + end
-      }
-      this.states = states
+      this.states = await this.derive(head.size)
     } catch (e: unknown) {
       problems.push({
         seq: last,
@@ -781,11 +743,4 @@ function popcount(n: number): number {
   let c = 0
   for (; n > 0; n = Math.floor(n / 2)) c += n % 2
   return c
-}
-
-/** Parses a hex hash, throwing on malformed input (for trusted internal data). */
-export function hashFromHex(hex: string): Uint8Array {
-  const b = fromHex(hex)
-  if (!b || b.length !== 32) throw new Ir3Error('ERR_BAD_RANGE', `not a 32-byte hex hash: ${hex}`)
-  return b
 }
