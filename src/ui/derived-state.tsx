@@ -2,6 +2,7 @@ import { useId } from 'react'
 import { readNotes, readView } from './derived.ts'
 import { formatCount, isoTime, localDateTime } from './format.ts'
 import { useInspector } from './inspector-context.tsx'
+import { FigureStat } from './stat.tsx'
 import { TimeTravel } from './time-travel.tsx'
 
 /** The reducers' state: live, or as of the seq picked in time travel. */
@@ -37,12 +38,7 @@ export function DerivedState() {
       {travel.error !== null && <p className="error-text">Could not compute that state: {travel.error}</p>}
 
       <dl className={asOf !== null ? 'stats is-past' : 'stats'}>
-        <div>
-          <dt>Entries</dt>
-          <dd className="figure" data-testid="derived-count" data-value={view.count}>
-            {formatCount(view.count)}
-          </dd>
-        </div>
+        <FigureStat label="Entries" testId="derived-count" value={view.count} />
         <div>
           <dt>First</dt>
           <dd title={view.firstT === null ? undefined : isoTime(view.firstT)}>

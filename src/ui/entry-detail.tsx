@@ -75,14 +75,8 @@ export function EntryDetail() {
       ) : (
         <>
           <dl className="kv">
-            <dt>seq</dt>
-            <dd className="mono" data-testid="detail-seq">
-              {entry.seq}
-            </dd>
-            <dt>kind</dt>
-            <dd className="mono" data-testid="detail-kind">
-              {entry.kind}
-            </dd>
+            <MonoRow label="seq" testId="detail-seq" value={entry.seq} />
+            <MonoRow label="kind" testId="detail-kind" value={entry.kind} />
             <dt>t</dt>
             <dd>
               <span className="mono" data-testid="detail-time">
@@ -90,14 +84,8 @@ export function EntryDetail() {
               </span>{' '}
               <span className="muted">({localDateTime(entry.t)})</span>
             </dd>
-            <dt>hash</dt>
-            <dd className="mono hash" data-testid="detail-hash">
-              {entry.hash}
-            </dd>
-            <dt>prev</dt>
-            <dd className="mono hash" data-testid="detail-prev">
-              {entry.prev}
-            </dd>
+            <MonoRow label="hash" testId="detail-hash" value={entry.hash} hash />
+            <MonoRow label="prev" testId="detail-prev" value={entry.prev} hash />
             <dt>size</dt>
             <dd data-testid="detail-bytes">{countOf(entry.bytes, 'byte', 'bytes')} encoded</dd>
           </dl>
@@ -211,5 +199,27 @@ function ProofBox({ entry }: { entry: EntryView }) {
         </div>
       )}
     </div>
+  )
+}
+
+/** A `<dt>`/`<dd>` pair of the entry's key/value list whose value is shown in monospace. */
+function MonoRow({
+  label,
+  testId,
+  value,
+  hash = false,
+}: {
+  label: string
+  testId: string
+  value: string | number
+  hash?: boolean
+}) {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd className={hash ? 'mono hash' : 'mono'} data-testid={testId}>
+        {value}
+      </dd>
+    </>
   )
 }

@@ -4,6 +4,7 @@ import { summarize, type DeclaredIntent, type IntentSummary } from '../core/inte
 import { clockTime, countOf, errorMessage, formatCount, isoTime } from './format.ts'
 import { useInspector, useNode } from './inspector-context.tsx'
 import { outcomeOf, readIntents, shortId, type Outcome } from './network.ts'
+import { FigureStat } from './stat.tsx'
 
 const PAGE = 25
 const MAX_TTL = 16
@@ -41,18 +42,8 @@ export function IntentsPanel() {
       </div>
       <DeclareForm />
       <dl className="stats intents-stats">
-        <div>
-          <dt>declared</dt>
-          <dd className="figure" data-testid="intents-declared" data-value={total}>
-            {formatCount(total)}
-          </dd>
-        </div>
-        <div>
-          <dt>received</dt>
-          <dd className="figure" data-testid="intents-received" data-value={intents.received}>
-            {formatCount(intents.received)}
-          </dd>
-        </div>
+        <FigureStat label="declared" testId="intents-declared" value={total} />
+        <FigureStat label="received" testId="intents-received" value={intents.received} />
         <div>
           <dt>answered</dt>
           <dd

@@ -4,6 +4,7 @@ import { clockTime, countOf, errorMessage, formatCount, isoTime } from './format
 import { useInspector, useNode } from './inspector-context.tsx'
 import { MeshGraph } from './mesh-graph.tsx'
 import { shortId } from './network.ts'
+import { FigureStat } from './stat.tsx'
 
 /** Reasons that point at a misbehaving peer; duplicates and stale frames are the flood's normal cost. */
 const BAD: readonly (keyof MeshStats['dropped'])[] = ['oversize', 'malformed', 'badSignature', 'flood']
@@ -213,40 +214,21 @@ function StatsList({ stats }: { stats: MeshStats }) {
   return (
     <div className="mesh-stats" data-testid="mesh-stats">
       <dl className="stats mesh-stats-main">
-        <div>
-          <dt>frames in</dt>
-          <dd className="figure" data-testid="frames-in" data-value={stats.framesIn}>
-            {formatCount(stats.framesIn)}
-          </dd>
-        </div>
-        <div>
-          <dt>frames out</dt>
-          <dd className="figure" data-testid="frames-out" data-value={stats.framesOut}>
-            {formatCount(stats.framesOut)}
-          </dd>
-        </div>
-        <div>
-          <dt>dropped</dt>
-          <dd className={bad ? 'figure warn-text' : 'figure'} data-testid="frames-dropped" data-value={dropped}>
-            {formatCount(dropped)}
-          </dd>
-        </div>
-        <div>
-          <dt>signals relayed</dt>
-          <dd className="figure" data-testid="signals-relayed" data-value={stats.signalsRelayed}>
-            {formatCount(stats.signalsRelayed)}
-          </dd>
-        </div>
-        <div>
-          <dt>abuse disconnects</dt>
-          <dd
-            className={stats.abuseDisconnects > 0 ? 'figure error-text' : 'figure'}
-            data-testid="abuse-disconnects"
-            data-value={stats.abuseDisconnects}
-          >
-            {formatCount(stats.abuseDisconnects)}
-          </dd>
-        </div>
+        <FigureStat label="frames in" testId="frames-in" value={stats.framesIn} />
+        <FigureStat label="frames out" testId="frames-out" value={stats.framesOut} />
+        <FigureStat
+          label="dropped"
+          testId="frames-dropped"
+          value={dropped}
+          className={bad ? 'figure warn-text' : 'figure'}
+        />
+        <FigureStat label="signals relayed" testId="signals-relayed" value={stats.signalsRelayed} />
+        <FigureStat
+          label="abuse disconnects"
+          testId="abuse-disconnects"
+          value={stats.abuseDisconnects}
+          className={stats.abuseDisconnects > 0 ? 'figure error-text' : 'figure'}
+        />
         <div>
           <dt>connected via</dt>
           <dd>
