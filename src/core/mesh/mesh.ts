@@ -446,7 +446,12 @@ export class Mesh {
     if (this.stopped || id === this.id || this.conns.has(id) || this.isBanned(id)) return null
     if (this.conns.size >= this.o.linkBudget) return null
     const b = this.backoff.get(id)
-    const canMesh = this.readyPeers().length > 0 && !(b?.viaServer ?? false)
+    // Mesh signaling only reaches nodes in our part of the mesh: ones whose
+    // signed record came to us over it lately. A node only the server told us
+    // about may be in another island (two late joiners linked to each other).
+    const k = this.knownNodes.get(id)
+    const reachable = k !== undefined && k.gossipAt > 0 && this.deps.clock.now() - k.gossipAt < 2.5 * this.o.recordEveryMs
+    const canMesh = this.readyPeers().length > 0 && !(b?.viaServer ?? false) && (reachable || this.bootstrapState !== 'open')
     const canServer = this.bootstrapState === 'open'
     const via: Via | null = canMesh ? 'mesh' : canServer ? 'server' : this.readyPeers().length > 0 ? 'mesh' : null
     if (!via) return null
