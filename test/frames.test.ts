@@ -9,7 +9,7 @@ const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v))
 
 const good: Frame[] = [
   { t: 'hello', p: { id, key, to: id, t: 1 }, s },
-  { t: 'peer', p: { id, key, t: 1, peers: [id] }, s, ttl: 3 },
+  { t: 'peer', p: { id, key, t: 1, peers: [id], h: [[id, 3]] }, s, ttl: 3 },
   { t: 'sig', p: { from: id, key, to: id, n: 'abc', i: true, d: { sdp: 'x' }, t: 1 }, s, ttl: 4 },
   {
     t: 'intent',

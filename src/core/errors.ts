@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'ERR_BAD_RANGE'
   | 'ERR_BAD_FRONTIER'
   | 'ERR_NO_MESH'
+  | 'ERR_READ_ONLY'
+  | 'ERR_NOT_FOUND'
 
 export class Ir3Error extends Error {
   readonly code: ErrorCode

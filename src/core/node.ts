@@ -6,7 +6,7 @@
 import { Ir3Error } from './errors.ts'
 import { nameFromId, nodeIdFromPublicKey } from './identity.ts'
 import type { JsonValue } from './json.ts'
-import type { Bootstrap, Clock, EventStore, Rng, Signer, Transport, Verifier } from './ports.ts'
+import type { Bootstrap, ChunkStore, ChunkSwarm, Clock, EventStore, Rng, Signer, Transport, Verifier } from './ports.ts'
 import { toHex } from './series/hash.ts'
 import { defaultReducers, type Reducer, type States } from './series/reducers.ts'
 import {
@@ -23,6 +23,8 @@ import { peersReducer } from './mesh/reducers.ts'
 import { Intents, type DeclareOptions, type IntentHandler } from './intents/intents.ts'
 import { limiterView, limitsReducer, type Budgets, type LimiterView, type LimitsState } from './intents/limits.ts'
 import { intentsReducer, type IntentSummary } from './intents/reducers.ts'
+import { Chunks, type ChunksOptions, type ChunksView, type OpenedSeries } from './chunks/service.ts'
+import { chunksReducer } from './chunks/reducers.ts'
 
 export interface NodeDeps {
   store: EventStore
@@ -40,6 +42,10 @@ export interface NodeDeps {
   snapshotEvery?: number
   /** Group-commit window (see SeriesOptions.commitDelayMs). */
   commitDelayMs?: number
+  /** With a transport, a chunk store and a swarm, the node serves, fetches and replicates chunks. */
+  chunkStore?: ChunkStore
+  swarm?: ChunkSwarm
+  chunks?: ChunksOptions
 }
 
 export interface Ir3Node {
@@ -50,6 +56,7 @@ export interface Ir3Node {
   readonly series: Series
   readonly mesh: Mesh | null
   readonly intents: Intents | null
+  readonly chunkService: Chunks | null
   readonly length: number
   readonly durableLength: number
   readonly status: SeriesStatus
@@ -71,6 +78,10 @@ export interface Ir3Node {
   /** Sets rate-limiter budgets (recorded as `limits-set`). */
   setLimits(budgets: Partial<Budgets>): void
   limits(): { budgets: Budgets; view: LimiterView }
+  /** Own and held series with holders and seeding state, and downloads (null without chunks). */
+  chunks(): ChunksView | null
+  /** Fetches, verifies and opens another node's series read-only (throws ERR_NO_MESH without chunks). */
+  openSeries(nodeId: string): Promise<OpenedSeries>
   destroy(): void
 }
 
@@ -80,18 +91,20 @@ export const builtInReducers: readonly Reducer[] = [
   peersReducer as Reducer,
   limitsReducer as Reducer,
   intentsReducer as Reducer,
+  chunksReducer as Reducer,
 ]
 
 export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
   const id = nodeIdFromPublicKey(deps.signer.publicKey)
   const publicKey = toHex(deps.signer.publicKey)
+  const reducers = [...builtInReducers, ...(deps.reducers ?? [])]
   const series = await Series.open({
     author: id,
     signer: deps.signer,
     verifier: deps.verifier,
     store: deps.store,
     clock: deps.clock,
-    reducers: [...builtInReducers, ...(deps.reducers ?? [])],
+    reducers,
     ...(deps.chunkSize ? { chunkSize: deps.chunkSize } : {}),
     ...(deps.snapshotEvery ? { snapshotEvery: deps.snapshotEvery } : {}),
     ...(deps.commitDelayMs ? { commitDelayMs: deps.commitDelayMs } : {}),
@@ -104,6 +117,7 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
   let destroyed = false
   let mesh: Mesh | null = null
   let intents: Intents | null = null
+  let chunks: Chunks | null = null
   if (deps.transport) {
     mesh = new Mesh({
       id,
@@ -124,6 +138,25 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
       data: { id, degree: m.readyPeers().length, length: series.length },
     }))
     mesh.start()
+    if (deps.chunkStore && deps.swarm) {
+      chunks = new Chunks({
+        id,
+        publicKey,
+        series,
+        mesh,
+        intents,
+        store: deps.chunkStore,
+        swarm: deps.swarm,
+        clock: deps.clock,
+        rng: deps.rng,
+        verifier: deps.verifier,
+        reducers,
+        record,
+        state: () => series.current,
+        ...(deps.chunks ? { options: deps.chunks } : {}),
+      })
+      await chunks.start()
+    }
   }
   const limitsState = () => series.current['limits'] as LimitsState
   return {
@@ -133,6 +166,7 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     series,
     mesh,
     intents,
+    chunkService: chunks,
     get length() {
       return series.length
     },
@@ -166,12 +200,19 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     setLimits(budgets) {
       series.append('limits-set', { budgets: budgets as JsonValue })
     },
-    limits: () => ({ budgets: limitsState().budgets, view: limiterView(limitsState()) }),
+    limits: () => ({ budgets: limitsState().budgets, view: limiterView(limitsState(), deps.clock.now()) }),
+    chunks: () => chunks?.view() ?? null,
+    openSeries(nodeId) {
+      if (!chunks) return Promise.reject(new Ir3Error('ERR_NO_MESH', 'this node has no chunk swarm'))
+      return chunks.openSeries(nodeId)
+    },
     destroy() {
       if (destroyed) return
       destroyed = true
+      chunks?.stop()
       intents?.stop()
       mesh?.stop()
+      deps.swarm?.close()
       series.close()
       deps.store.close()
     },

@@ -165,3 +165,72 @@ export interface Bootstrap {
   signal(to: string, data: JsonValue): boolean
   stop(): void
 }
+
+/**
+ * What a node holds of another node's series: a verified head (checkpoint,
+ * chunk roots, open-chunk entries) and the sealed chunks 0…chunks-1.
+ */
+export interface HeldSeries {
+  author: string
+  /** Hex Ed25519 public key of the author. */
+  publicKey: string
+  checkpoint: SignedCheckpoint
+  /** Hex roots of the chunks the checkpoint covers (the last may be the open chunk's). */
+  roots: string[]
+  /** Framed entries of the open chunk up to the checkpoint. */
+  tail: Uint8Array
+  /** Sealed chunks held, from chunk 0. */
+  chunks: number
+  /** Bytes of the sealed chunks held. */
+  bytes: number
+}
+
+/** Durable storage of other nodes' chunks (a node's own chunks live in its EventStore). */
+export interface ChunkStore {
+  /** Stores chunks of `author` and its head in one transaction. */
+  put(head: HeldSeries, chunks: { index: number; data: Uint8Array }[]): Promise<void>
+  /** Chunks with index in [from, to), in order; missing ones are absent. */
+  chunks(author: string, from: number, to: number): Promise<{ index: number; data: Uint8Array }[]>
+  heads(): Promise<HeldSeries[]>
+  /** Drops everything held of `author`. */
+  drop(author: string): Promise<void>
+}
+
+/** A request to fetch sealed chunks of one segment (a torrent of up to SEGMENT_CHUNKS chunk files). */
+export interface SwarmFetch {
+  author: string
+  segment: number
+  /** Chunk files in the torrent: chunks [segment·S, segment·S + count). */
+  count: number
+  /** Wanted file indexes within the segment. */
+  files: number[]
+  /** Nodes to fetch from; each holds the whole segment as described. */
+  holders: string[]
+}
+
+export interface SwarmProgress {
+  bytes: number
+  total: number
+  peers: number
+}
+
+/** Bytes of the wanted files, and the holders whose torrent (same content) they came from. */
+export interface SwarmResult {
+  files: Map<number, Uint8Array>
+  from: string[]
+}
+
+/** Serves a segment to peers: the chunk data, or null if this node does not hold it. */
+export type SegmentSource = (author: string, segment: number, count: number) => Promise<Uint8Array[] | null>
+
+/**
+ * Moves sealed chunks between nodes (WebTorrent in the tab). It carries
+ * bytes only: the core verifies every chunk against its author's checkpoint.
+ */
+export interface ChunkSwarm {
+  serve(source: SegmentSource): void
+  fetch(req: SwarmFetch, onProgress?: (p: SwarmProgress) => void): Promise<SwarmResult>
+  /** Torrents live now (seeding or fetching). */
+  live(): number
+  close(): void
+}

@@ -13,6 +13,13 @@ import { nodeIdFromPublicKey } from '../../src/core/identity.ts'
 import { toHex } from '../../src/core/series/hash.ts'
 import type { Rng, Signer, Verifier } from '../../src/core/ports.ts'
 import type { MeshOptions } from '../../src/core/mesh/mesh.ts'
+import type { ChunksOptions } from '../../src/core/chunks/service.ts'
+import {
+  createMemoryChunkStore,
+  createMemorySwarmNetwork,
+  type MemoryChunkStore,
+  type MemorySwarmNetwork,
+} from '../../src/core/testing/memory-chunks.ts'
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
@@ -51,7 +58,12 @@ export interface Sim {
   net: MemoryNetwork
   nodes: Ir3Node[]
   /** Adds and starts a node. */
-  add(): Promise<Ir3Node>
+  add(opts?: { chunks?: ChunksOptions }): Promise<Ir3Node>
+  /** Closes a node's tab: it leaves the mesh and the swarm. */
+  remove(node: Ir3Node): void
+  /** The chunk store of a node (with `chunks` on). */
+  chunkStore(node: Ir3Node): MemoryChunkStore
+  swarms: MemorySwarmNetwork
   /** Advances simulated time in small steps, letting all promise work settle between steps. */
   run(ms: number, step?: number): Promise<void>
   /** Ids reachable from `from` over ready links (both ends ready). */
@@ -66,18 +78,36 @@ export async function createSim(opts: {
   mesh?: MeshOptions
   latencyMs?: [number, number]
   mesh_name?: string
+  /** Gives every node a chunk store and a memory swarm. */
+  chunks?: ChunksOptions
+  chunkSize?: number
 }): Promise<Sim> {
   const clock = createManualClock()
   const rng = createSeededRng(opts.seed)
   const net = createMemoryNetwork({ clock, rng, ...(opts.latencyMs ? { latencyMs: opts.latencyMs } : {}) })
   const verifier = syncVerifier()
   const nodes: Ir3Node[] = []
+  const gone = new Set<string>()
+  const stores = new Map<string, MemoryChunkStore>()
+  const swarms = createMemorySwarmNetwork({ clock, reachable: (a, b) => !gone.has(a) && !gone.has(b) })
   const sim: Sim = {
+    swarms,
+    remove(node) {
+      gone.add(node.id)
+      node.destroy()
+      const i = nodes.indexOf(node)
+      if (i >= 0) nodes.splice(i, 1)
+    },
+    chunkStore(node) {
+      const st = stores.get(node.id)
+      if (!st) throw new Error('no chunk store')
+      return st
+    },
     seed: opts.seed,
     clock,
     net,
     nodes,
-    async add() {
+    async add(o = {}) {
       const signer = seededSigner(rng)
       const id = nodeIdFromPublicKey(signer.publicKey)
       const node = await createNode({
@@ -89,6 +119,14 @@ export async function createSim(opts: {
         transport: net.transport(id),
         bootstrap: net.bootstrap({ id, publicKey: toHex(signer.publicKey) }, opts.mesh_name ?? 'default'),
         ...(opts.mesh ? { mesh: opts.mesh } : {}),
+        ...(opts.chunkSize ? { chunkSize: opts.chunkSize, snapshotEvery: opts.chunkSize * 16 } : {}),
+        ...(opts.chunks || o.chunks
+          ? (() => {
+              const st = createMemoryChunkStore()
+              stores.set(id, st)
+              return { chunkStore: st, swarm: swarms.swarm(id), chunks: { ...opts.chunks, ...o.chunks } }
+            })()
+          : {}),
       })
       nodes.push(node)
       return node

@@ -228,7 +228,7 @@ export class Intents {
     this.stats.received++
     this.prune(now)
     this.deps.record('intent-received', { id: p.id, origin: p.origin, kind: p.kind, from, hops: f.hops })
-    const verdict = decide(this.deps.state()['limits'] as LimitsState, p.origin, p.kind)
+    const verdict = decide(this.deps.state()['limits'] as LimitsState, p.origin, p.kind, now)
     if (verdict.answer !== 'silent' && f.ttl > 0) {
       this.stats.forwarded += mesh.flood({ ...f, ttl: f.ttl - 1, hops: Math.min(f.hops + 1, MAX_HOPS) }, from)
     }

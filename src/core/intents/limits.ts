@@ -4,7 +4,8 @@
  *
  *   economic   storage used by the series vs the storage budget
  *   objective  kinds this node refuses to serve
- *   load       intents received among the last 100 entries vs `loadMax`
+ *   load       intents received among the last 100 entries, and within the
+ *              last 30 s when the caller says what time it is, vs `loadMax`
  *   topology   current degree vs `maxDegree`
  *
  * plus a per-declarer limiter that doubles as flood protection: a declarer
@@ -35,6 +36,8 @@ export const DEFAULT_BUDGETS: Budgets = {
 }
 
 export const WINDOW = 100
+/** Intents older than this no longer load a node (a quiet series must not stay "loaded"). */
+export const LOAD_WINDOW_MS = 30_000
 
 export interface LimitsState {
   [k: string]: JsonValue
@@ -44,6 +47,8 @@ export interface LimitsState {
   seq: number
   /** Seqs of `intent-received` entries within the last WINDOW entries. */
   intentSeqs: number[]
+  /** Their times, in the same order. */
+  intentTimes: number[]
   /** The same, per declarer. */
   origins: { [origin: string]: number[] }
   degree: number
@@ -65,15 +70,26 @@ function mergeBudgets(b: Budgets, patch: Record<string, JsonValue>): Budgets {
 
 export const limitsReducer: Reducer<LimitsState> = {
   name: 'limits',
-  version: 1,
-  initial: { budgets: DEFAULT_BUDGETS, storageUsed: 0, seq: -1, intentSeqs: [], origins: {}, degree: 0 },
+  version: 2,
+  initial: {
+    budgets: DEFAULT_BUDGETS,
+    storageUsed: 0,
+    seq: -1,
+    intentSeqs: [],
+    intentTimes: [],
+    origins: {},
+    degree: 0,
+  },
   reduce(s, e, size) {
     const next: LimitsState = { ...s, storageUsed: s.storageUsed + size, seq: e.seq }
     switch (e.kind) {
       case 'intent-received': {
         const origin = obj(e.body)['origin']
         const floor = e.seq - WINDOW
-        next.intentSeqs = [...s.intentSeqs.filter((q) => q > floor), e.seq]
+        const keep = s.intentSeqs.findIndex((q) => q > floor)
+        const from = keep < 0 ? s.intentSeqs.length : keep
+        next.intentSeqs = [...s.intentSeqs.slice(from), e.seq]
+        next.intentTimes = [...(s.intentTimes ?? []).slice(from), e.t]
         const origins: LimitsState['origins'] = {}
         for (const [o, seqs] of Object.entries(s.origins)) {
           const kept = seqs.filter((q) => q > floor)
@@ -92,6 +108,14 @@ export const limitsReducer: Reducer<LimitsState> = {
       case 'mesh-started':
         next.degree = 0
         return next
+      case 'chunk-stored':
+      case 'chunk-dropped': {
+        // Other nodes' chunks held here count against the same storage budget.
+        const bytes = obj(e.body)['bytes']
+        if (typeof bytes === 'number' && Number.isFinite(bytes) && bytes > 0)
+          next.storageUsed = Math.max(0, next.storageUsed + (e.kind === 'chunk-stored' ? bytes : -bytes))
+        return next
+      }
       case 'limits-set':
         next.budgets = mergeBudgets(s.budgets, obj(obj(e.body)['budgets'] ?? null))
         return next
@@ -108,8 +132,11 @@ export interface LimiterView {
   topology: { degree: number; max: number; critical: boolean }
 }
 
-export function limiterView(s: LimitsState): LimiterView {
-  const recent = s.intentSeqs.filter((q) => q > s.seq - WINDOW).length
+export function limiterView(s: LimitsState, now?: number): LimiterView {
+  const times = s.intentTimes ?? []
+  const recent = s.intentSeqs.filter(
+    (q, i) => q > s.seq - WINDOW && (now === undefined || (times[i] ?? 0) > now - LOAD_WINDOW_MS),
+  ).length
   return {
     economic: {
       used: s.storageUsed,
@@ -126,11 +153,11 @@ export type Verdict =
   { answer: 'yes' } | { answer: 'no'; reason: string; retryAfter: number | null } | { answer: 'silent'; reason: string }
 
 /** Decides whether to serve an intent of `kind` from `origin`, given the limiters (after its `intent-received` entry). */
-export function decide(s: LimitsState, origin: string, kind: string): Verdict {
+export function decide(s: LimitsState, origin: string, kind: string, now?: number): Verdict {
   const fromOrigin = (s.origins[origin] ?? []).filter((q) => q > s.seq - WINDOW).length
   if (fromOrigin > 2 * s.budgets.perOriginMax) return { answer: 'silent', reason: 'flood' }
   if (fromOrigin > s.budgets.perOriginMax) return { answer: 'no', reason: 'flood', retryAfter: 10_000 }
-  const v = limiterView(s)
+  const v = limiterView(s, now)
   if (s.budgets.refuse.includes(kind)) return { answer: 'no', reason: 'objective', retryAfter: null }
   if (v.economic.critical) return { answer: 'no', reason: 'economic', retryAfter: null }
   if (v.load.critical) return { answer: 'no', reason: 'load', retryAfter: 2_000 }

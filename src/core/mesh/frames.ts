@@ -6,10 +6,13 @@
  * forwarders and are not signed.
  *
  *   hello   first frame each way on a new link: who I am, to whom, when
- *   peer    a node's signed peer record (its current neighbours), gossiped
+ *   peer    a node's signed peer record (its current neighbours and the
+ *           series whose sealed chunks it holds), gossiped
  *   sig     a WebRTC signal from one node to another, carried hop by hop
  *   intent  a declared intent, flooded with a TTL
  *   resp    a YES / NO answer to an intent, sent directly or relayed back
+ *   x       a direct request or reply between two linked nodes on a named
+ *           channel (unsigned: the link's hello authenticated both ends)
  *   ping    link-level round-trip probe (unsigned), answered by pong
  *   probe   unsigned flood used to measure the mesh itself (no signing, no
  *           series): each node forwards it once and echoes it back the way
@@ -30,6 +33,8 @@ const KIND = /^[a-z][a-z0-9-]{0,63}$/
 const NONCE = /^[0-9a-z]{1,32}$/
 export const MAX_RECORD_PEERS = 64
 export const MAX_TARGETS = 1024
+export const MAX_RECORD_HOLDS = 64
+const CHANNEL = /^[a-z][a-z0-9-]{0,15}$/
 
 export interface HelloPayload {
   [k: string]: JsonValue
@@ -45,6 +50,8 @@ export interface PeerRecord {
   key: string
   t: number
   peers: string[]
+  /** Series whose sealed chunks this node holds: [author, chunks held from chunk 0]. Its own series included. */
+  h: [string, number][]
 }
 
 export interface SignalPayload {
@@ -96,6 +103,7 @@ export type Frame =
   | { t: 'sig'; p: SignalPayload; s: string; ttl: number }
   | { t: 'intent'; p: IntentPayload; s: string; ttl: number; hops: number }
   | { t: 'resp'; p: ResponsePayload; s: string; relay: boolean }
+  | { t: 'x'; c: string; d: JsonValue }
   | { t: 'ping'; n: number }
   | { t: 'pong'; n: number }
   | { t: 'probe'; i: string; o: string; ttl: number }
@@ -129,7 +137,16 @@ function hello(p: Obj): p is HelloPayload {
   return isStr(p['id'], HEX32) && isStr(p['key'], HEX64) && isStr(p['to'], HEX32) && isInt(p['t'])
 }
 function record(p: Obj): p is PeerRecord {
-  return isStr(p['id'], HEX32) && isStr(p['key'], HEX64) && isInt(p['t']) && isIds(p['peers'], MAX_RECORD_PEERS)
+  const h = p['h']
+  return (
+    isStr(p['id'], HEX32) &&
+    isStr(p['key'], HEX64) &&
+    isInt(p['t']) &&
+    isIds(p['peers'], MAX_RECORD_PEERS) &&
+    Array.isArray(h) &&
+    h.length <= MAX_RECORD_HOLDS &&
+    h.every((e) => Array.isArray(e) && e.length === 2 && isStr(e[0], HEX32) && isInt(e[1], 0, 2 ** 32))
+  )
 }
 function signal(p: Obj): p is SignalPayload {
   return (
@@ -171,7 +188,7 @@ function response(p: Obj): p is ResponsePayload {
 /** Exactly these keys, no others (payloads are signed as a whole; extra keys would be unsigned noise). */
 const exactly = (o: Obj, keys: readonly string[]) => Object.keys(o).length === keys.length && keys.every((k) => k in o)
 const HELLO_KEYS = ['id', 'key', 'to', 't'] as const
-const RECORD_KEYS = ['id', 'key', 't', 'peers'] as const
+const RECORD_KEYS = ['id', 'key', 't', 'peers', 'h'] as const
 const SIGNAL_KEYS = ['from', 'key', 'to', 'n', 'i', 'd', 't'] as const
 const INTENT_KEYS = ['id', 'origin', 'key', 'kind', 'body', 't', 'deadline', 'targets'] as const
 const RESPONSE_KEYS = ['intent', 'origin', 'from', 'key', 'answer', 'data', 'reason', 'retryAfter', 't'] as const
@@ -198,6 +215,12 @@ export function decodeFrame(bytes: Uint8Array): Decoded {
       return isStr(i, HEX32) && isStr(o, HEX32) && isInt(ttl, 0, MAX_TTL) && exactly(raw, ['t', 'i', 'o', 'ttl'])
         ? { ok: true, frame: { t, i, o, ttl } }
         : { ok: false, reason: 'bad probe' }
+    }
+    case 'x': {
+      const { c, d } = raw
+      return isStr(c, CHANNEL) && d !== undefined && exactly(raw, ['t', 'c', 'd'])
+        ? { ok: true, frame: { t, c, d: d as JsonValue } }
+        : { ok: false, reason: 'bad x' }
     }
     case 'echo': {
       const { i, o, f } = raw

@@ -27,6 +27,7 @@ import {
   decodeFrame,
   encodeFrame,
   MAX_FRAME_BYTES,
+  MAX_RECORD_HOLDS,
   MAX_RECORD_PEERS,
   signedBytes,
   type Frame,
@@ -94,6 +95,8 @@ export interface KnownNode {
   /** Time of its latest peer record (0 if only the server introduced it). */
   t: number
   peers: string[]
+  /** Series whose sealed chunks it says it holds: [author, chunks]. */
+  holds: [string, number][]
   seenAt: number
   /** When its latest signed record reached us (0: never). */
   gossipAt: number
@@ -217,6 +220,9 @@ export class Mesh {
   private readonly listeners = new Set<() => void>()
   private recordFrame: SignedFrame | null = null
   private recordDirty = true
+  private holdings: [string, number][] = []
+  private readonly recordListeners = new Set<(r: PeerRecord) => void>()
+  private readonly channels = new Map<string, (from: string, d: JsonValue) => void>()
   private lastRecordAt = 0
   private lastSampleAt = -Infinity
   private nextExploreAt = 0
@@ -298,6 +304,32 @@ export class Mesh {
   subscribe(fn: () => void): () => void {
     this.listeners.add(fn)
     return () => this.listeners.delete(fn)
+  }
+
+  /** What this node's next peer record says it holds (see PeerRecord.h). */
+  setHoldings(h: [string, number][]): void {
+    const same =
+      h.length === this.holdings.length &&
+      h.every(([a, n], i) => this.holdings[i]![0] === a && this.holdings[i]![1] === n)
+    if (same) return
+    this.holdings = h.slice()
+    this.recordDirty = true
+  }
+
+  /** Called with every new, verified peer record of another node. */
+  onPeerRecord(fn: (r: PeerRecord) => void): () => void {
+    this.recordListeners.add(fn)
+    return () => this.recordListeners.delete(fn)
+  }
+
+  /** Handles direct frames (`x`) on channel `c` from linked peers. */
+  onDirect(c: string, fn: (from: string, d: JsonValue) => void): void {
+    this.channels.set(c, fn)
+  }
+
+  /** Sends a direct frame on channel `c` to a ready peer; false if there is no such link or it is too big. */
+  sendDirect(to: string, c: string, d: JsonValue): boolean {
+    return this.send(to, { t: 'x', c, d })
   }
 
   peers(): PeerView[] {
@@ -450,8 +482,10 @@ export class Mesh {
     // signed record came to us over it lately. A node only the server told us
     // about may be in another island (two late joiners linked to each other).
     const k = this.knownNodes.get(id)
-    const reachable = k !== undefined && k.gossipAt > 0 && this.deps.clock.now() - k.gossipAt < 2.5 * this.o.recordEveryMs
-    const canMesh = this.readyPeers().length > 0 && !(b?.viaServer ?? false) && (reachable || this.bootstrapState !== 'open')
+    const reachable =
+      k !== undefined && k.gossipAt > 0 && this.deps.clock.now() - k.gossipAt < 2.5 * this.o.recordEveryMs
+    const canMesh =
+      this.readyPeers().length > 0 && !(b?.viaServer ?? false) && (reachable || this.bootstrapState !== 'open')
     const canServer = this.bootstrapState === 'open'
     const via: Via | null = canMesh ? 'mesh' : canServer ? 'server' : this.readyPeers().length > 0 ? 'mesh' : null
     if (!via) return null
@@ -638,7 +672,7 @@ export class Mesh {
     c.link.close()
   }
 
-  private isBanned(id: string): boolean {
+  isBanned(id: string): boolean {
     const until = this.banned.get(id)
     if (until === undefined) return false
     if (until > this.deps.clock.now()) return true
@@ -771,6 +805,16 @@ export class Mesh {
       case 'echo':
         if (!this.o.probes) return this.dropFrame(c, 'notReady', false)
         return f.t === 'probe' ? this.onProbe(c, f) : this.onEcho(c, f)
+      case 'x': {
+        const h = this.channels.get(f.c)
+        if (!h) return this.dropFrame(c, 'malformed', true)
+        try {
+          h(c.id, f.d)
+        } catch {
+          // A handler's bug must not break the link.
+        }
+        return
+      }
       case 'intent':
         return this.handlers.intent?.(c.id, f)
       case 'resp':
@@ -817,6 +861,7 @@ export class Mesh {
       key: p.key,
       t: p.t,
       peers: p.peers,
+      holds: p.h,
       seenAt: now,
       gossipAt: now,
       source: 'gossip',
@@ -824,6 +869,7 @@ export class Mesh {
     if (this.knownNodes.size > MAX_KNOWN) this.forgetOldest()
     const ttl = Math.min(f.ttl, this.o.recordTtl)
     if (ttl > 0) this.broadcast({ ...f, ttl: ttl - 1 }, c.id)
+    for (const fn of this.recordListeners) fn(p)
     this.changed()
   }
 
@@ -906,7 +952,17 @@ export class Mesh {
       const k = this.knownNodes.get(p.id)
       if (k) k.seenAt = now
       else if (this.knownNodes.size >= MAX_KNOWN) continue
-      else this.knownNodes.set(p.id, { id: p.id, key: p.publicKey, t: 0, peers: [], seenAt: now, gossipAt: 0, source })
+      else
+        this.knownNodes.set(p.id, {
+          id: p.id,
+          key: p.publicKey,
+          t: 0,
+          peers: [],
+          holds: [],
+          seenAt: now,
+          gossipAt: 0,
+          source,
+        })
     }
     this.changed()
   }
@@ -1005,6 +1061,7 @@ export class Mesh {
       key: this.publicKey,
       t: Math.trunc(this.deps.clock.now()),
       peers: this.readyPeers().slice(0, MAX_RECORD_PEERS),
+      h: this.holdings.slice(0, MAX_RECORD_HOLDS),
     }
     this.recordDirty = false
     this.recordFrame = { t: 'peer', p, s: await this.sign('peer', p), ttl: this.o.recordTtl }

@@ -32,7 +32,7 @@ import type {
 import { signCheckpoint, verifyCheckpoint } from './checkpoint.ts'
 import { entryText, MAX_ENTRY_BYTES, utf8Into, type Entry } from './encoding.ts'
 import { checkChain } from './chunk.ts'
-import { unframeEntries } from './frames.ts'
+import { frameEntries, unframeEntries } from './frames.ts'
 import { ChunkView } from './chunk-view.ts'
 import { bytesEqual, leafHash, toHex, ZERO_HASH } from './hash.ts'
 import { consistencyProof, inclusionProof, MerkleFrontier, mth } from './merkle.ts'
@@ -110,6 +110,13 @@ interface SealedPending {
 const TAIL_BUFFER_BYTES = 64 * 1024
 
 type Waiter = { size: number; resolve: (size: number) => void; reject: (e: unknown) => void }
+
+/** See Series.headSnapshot. */
+export interface HeadSnapshot {
+  checkpoint: SignedCheckpoint
+  roots: Uint8Array[]
+  tail: Uint8Array
+}
 
 export class Series {
   readonly author: string
@@ -312,6 +319,47 @@ export class Series {
       at = k * C + end
     }
     return states
+  }
+
+  /**
+   * What another node needs to check any of this series' chunks: the latest
+   * checkpoint, the roots of the chunks it covers (the last may be the open
+   * chunk's) and the open chunk's framed entries up to it. Null before the
+   * first checkpoint or when damaged.
+   */
+  async headSnapshot(): Promise<HeadSnapshot | null> {
+    const cp = this.checkpointValue
+    if (!cp || this.statusValue === 'damaged') return null
+    const C = this.chunkSize
+    const roots = await this.chunkRoots(cp.size)
+    const count = cp.size % C
+    let tail: Uint8Array = new Uint8Array(0)
+    if (count > 0) {
+      const c = await this.chunk(Math.floor(cp.size / C))
+      if (!c || c.length < count) return null
+      const framed: Uint8Array[] = []
+      for (let i = 0; i < count; i++) framed.push(c.bytes(i)!)
+      tail = frameEntries(framed)
+    }
+    return { checkpoint: cp, roots, tail }
+  }
+
+  /** Stored bytes of sealed chunks [from, to) that are durable (missing ones are absent). */
+  async sealedChunks(from: number, to: number): Promise<Uint8Array[]> {
+    const C = this.chunkSize
+    const end = Math.min(to, Math.floor(this.durable / C))
+    const out: Uint8Array[] = []
+    for (let k = Math.max(0, from); k < end; k++) {
+      const s = this.sealed.get(k)
+      if (s) {
+        out.push(s.data)
+        continue
+      }
+      const [rec] = await this.store.readChunks(k, k + 1)
+      if (!rec || rec.count !== C) break
+      out.push(rec.data)
+    }
+    return out
   }
 
   /** Verifies the whole durable series: encoding, seq, prev links, chunk roots, the checkpoint's root and signature. */

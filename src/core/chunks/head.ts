@@ -1,0 +1,101 @@
+/**
+ * Checking another node's series piece by piece. A head — the author's signed
+ * checkpoint, the roots of the chunks it covers, and the open chunk's entries
+ * up to it — is checked once (signature, roots against the checkpoint root,
+ * open chunk against the last root). Each sealed chunk then checks against its
+ * root alone, so a bad chunk is pinned to its index and its seeder.
+ */
+import type { HeldSeries, SignedCheckpoint, Verifier } from '../ports.ts'
+import { nodeIdFromPublicKey } from '../identity.ts'
+import { verifyCheckpoint } from '../series/checkpoint.ts'
+import { checkChain } from '../series/chunk.ts'
+import { unframeEntries } from '../series/frames.ts'
+import { fromHex, toHex } from '../series/hash.ts'
+import { mth } from '../series/merkle.ts'
+
+/** Sealed chunks per torrent: 64 × 256 entries; a 1M-entry series is 62 segments. */
+export const SEGMENT_CHUNKS = 64
+
+export type Check = { ok: true } | { ok: false; seq: number; reason: string }
+
+const HEX64 = /^[0-9a-f]{64}$/
+
+/** Checks a head that came from anywhere. `chunks`/`bytes` are not part of it. */
+export async function verifyHead(
+  h: Pick<HeldSeries, 'author' | 'publicKey' | 'checkpoint' | 'roots' | 'tail'>,
+  chunkSize: number,
+  verifier: Verifier,
+): Promise<Check> {
+  const cp = h.checkpoint
+  const C = chunkSize
+  const key = fromHex(h.publicKey)
+  if (!key || key.length !== 32 || nodeIdFromPublicKey(key) !== h.author || cp.author !== h.author)
+    return { ok: false, seq: 0, reason: 'key or checkpoint of another node' }
+  if (!Number.isSafeInteger(cp.size) || cp.size < 1) return { ok: false, seq: 0, reason: 'empty checkpoint' }
+  const last = cp.size - 1
+  if (h.roots.length !== Math.ceil(cp.size / C) || !h.roots.every((r) => HEX64.test(r)))
+    return { ok: false, seq: last, reason: `expected ${Math.ceil(cp.size / C)} chunk roots` }
+  const roots = h.roots.map((r) => fromHex(r)!)
+  if (toHex(mth(roots)) !== cp.root)
+    return { ok: false, seq: last, reason: 'chunk roots do not match the checkpoint root' }
+  const count = cp.size % C
+  const k = Math.floor(cp.size / C)
+  const framed = unframeEntries(h.tail, C)
+  if (!framed.ok || framed.entries.length !== count)
+    return { ok: false, seq: k * C, reason: `open chunk should hold ${count} entries` }
+  if (count > 0) {
+    const chain = checkChain(framed.entries, k * C, null)
+    if (chain.problem) return { ok: false, ...chain.problem }
+    if (toHex(mth(chain.leaves)) !== h.roots[k])
+      return { ok: false, seq: k * C, reason: 'open chunk does not match its root' }
+  }
+  const sig = await verifyCheckpoint(cp, key, verifier)
+  if (!sig.ok) return { ok: false, seq: last, reason: `checkpoint: ${sig.reason}` }
+  return { ok: true }
+}
+
+/** Checks sealed chunk `index` against a verified head's root for it. */
+export function verifySealed(
+  index: number,
+  data: Uint8Array,
+  roots: readonly string[],
+  size: number,
+  chunkSize: number,
+): Check {
+  const C = chunkSize
+  const first = index * C
+  if (!Number.isSafeInteger(index) || index < 0 || first + C > size)
+    return { ok: false, seq: first, reason: 'the checkpoint does not cover this chunk' }
+  const framed = unframeEntries(data, C)
+  if (!framed.ok) return { ok: false, seq: first + framed.entries.length, reason: framed.reason }
+  if (framed.entries.length !== C)
+    return {
+      ok: false,
+      seq: first + framed.entries.length,
+      reason: `chunk holds ${framed.entries.length} of ${C} entries`,
+    }
+  const chain = checkChain(framed.entries, first, null)
+  if (chain.problem) return { ok: false, ...chain.problem }
+  if (toHex(mth(chain.leaves)) !== roots[index])
+    return { ok: false, seq: first, reason: 'chunk does not match its root in the checkpoint' }
+  return { ok: true }
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(s)
+}
+
+export function fromBase64(s: string): Uint8Array | null {
+  try {
+    const bin = atob(s)
+    const out = new Uint8Array(bin.length)
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
+    return out
+  } catch {
+    return null
+  }
+}
+
+export type { SignedCheckpoint }
