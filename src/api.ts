@@ -11,6 +11,26 @@ import type { KnownNode, MeshStats, PeerView } from './core/mesh/mesh.ts'
 import type { DeclareOptions } from './core/intents/intents.ts'
 import type { IntentSummary } from './core/intents/reducers.ts'
 import type { Budgets, LimiterView } from './core/intents/limits.ts'
+import type { ChunksView } from './core/chunks/service.ts'
+import type { Series } from './core/series/series.ts'
+import type { WebTorrentSwarm } from './adapters/webtorrent-swarm.ts'
+
+/** Another node's series as opened here: verified, with its derived state. */
+export interface OpenedSummary {
+  author: string
+  length: number
+  /** Where the head came from: 'mesh' (fetched now) or 'local' (held copy). */
+  from: string | null
+  status: SeriesStatus
+  verified: VerifyReport
+  state: States
+}
+
+/** Only with `?test=on`: ways to misbehave on purpose, for tests of the honest nodes. */
+export interface TestHooks {
+  /** Flips a byte of a held chunk of `author` in IndexedDB (this node then serves it tampered). */
+  tamperHeld(author: string, index: number): Promise<boolean>
+}
 
 export interface Ir3Api {
   /** This node's id (hex, 32 chars). */
@@ -72,6 +92,17 @@ export interface Ir3Api {
   probe(want: number, ttl?: number): Promise<{ ms: number; echoes: number }>
   /** Frames this node received for an intent (first copy and duplicates). */
   intentCopies(id: string): number
+  /** Own and held series (holders, seeding), downloads with progress, live torrents. */
+  chunks():
+    (ChunksView & { torrents: ReturnType<WebTorrentSwarm['torrents']>; swarm: WebTorrentSwarm['stats'] | null }) | null
+  /** Fetches, verifies and opens another node's series read-only (from its author if online, else holders). */
+  openSeries(nodeId: string): Promise<OpenedSummary>
+  /** Derived state of an opened series as of `atSeq` (time travel), or now. */
+  openedState(nodeId: string, atSeq?: number): Promise<States>
+  /** Entries [from, to) of an opened series. */
+  openedEntries(nodeId: string, from: number, to: number): Promise<EntryView[]>
+  /** Test hooks (`?test=on` only). */
+  readonly test: TestHooks | null
 }
 
 export function createApi(
@@ -79,7 +110,14 @@ export function createApi(
   how: string,
   nodes: () => Promise<NodeSummary[]>,
   meshName = 'default',
+  extra: { swarm?: WebTorrentSwarm; test?: TestHooks | null } = {},
 ): Ir3Api {
+  const opened = new Map<string, Series>()
+  const openedSeries = (id: string): Series => {
+    const s = opened.get(id)
+    if (!s) throw new Error(`series ${id.slice(0, 8)} is not open here: call openSeries first`)
+    return s
+  }
   return {
     id: node.id,
     name: node.name,
@@ -122,5 +160,28 @@ export function createApi(
     limits: () => node.limits(),
     probe: (want, ttl) => node.mesh?.probe(want, ttl) ?? Promise.resolve({ ms: 0, echoes: 0 }),
     intentCopies: (id) => node.intents?.copies.get(id) ?? 0,
+    chunks() {
+      const v = node.chunks()
+      if (!v) return null
+      return { ...v, torrents: extra.swarm?.torrents() ?? [], swarm: extra.swarm ? { ...extra.swarm.stats } : null }
+    },
+    async openSeries(nodeId) {
+      const o = await node.openSeries(nodeId)
+      opened.get(nodeId)?.close()
+      if (o.series !== node.series) opened.set(nodeId, o.series)
+      const verified = await o.series.verified
+      return {
+        author: o.author,
+        length: o.series.length,
+        from: o.from,
+        status: o.series.status,
+        verified,
+        state: await o.series.state(),
+      }
+    },
+    openedState: (nodeId, atSeq) => (nodeId === node.id ? node.state(atSeq) : openedSeries(nodeId).state(atSeq)),
+    openedEntries: (nodeId, from, to) =>
+      nodeId === node.id ? node.entries(from, to) : openedSeries(nodeId).entries(from, to),
+    test: extra.test ?? null,
   }
 }

@@ -4,7 +4,8 @@
  */
 import { createNode } from './core/node.ts'
 import type { Clock, Rng } from './core/ports.ts'
-import { createIdbEventStore, openIr3Db } from './adapters/idb-store.ts'
+import { createIdbChunkStore, createIdbEventStore, openIr3Db } from './adapters/idb-store.ts'
+import { createWebTorrentSwarm } from './adapters/webtorrent-swarm.ts'
 import { claimNode, listNodes } from './adapters/node-registry.ts'
 import { createWebCryptoSigner, createWebCryptoVerifier } from './adapters/webcrypto-signer.ts'
 import { createSimplePeerTransport } from './adapters/simple-peer-transport.ts'
@@ -42,7 +43,17 @@ async function start(): Promise<void> {
   const signer = createWebCryptoSigner({ publicKey: claim.record.publicKey, privateKey: claim.record.privateKey })
   const meshName = MESH_NAME.test(params.get('mesh') ?? '') ? params.get('mesh')! : 'default'
   const degree = Number(params.get('degree'))
+  const chunkStore = createIdbChunkStore(db, claim.record.id)
+  const swarm = createWebTorrentSwarm()
+  const target = params.has('replicas') ? Number(params.get('replicas')) : NaN
   const node = await createNode({
+    chunkStore,
+    swarm,
+    chunks: {
+      // ?replicate=off: this tab serves what it holds but takes on nothing by itself.
+      replicate: params.get('replicate') !== 'off',
+      ...(Number.isInteger(target) && target >= 0 && target <= 16 ? { replicationTarget: target } : {}),
+    },
     store: createIdbEventStore(db, claim.record.id),
     signer,
     verifier: createWebCryptoVerifier(),
@@ -63,7 +74,22 @@ async function start(): Promise<void> {
     },
   })
   const nodes = () => listNodes(db)
-  window.ir3 = createApi(node, claim.how, nodes, meshName)
+  const test =
+    params.get('test') === 'on'
+      ? {
+          async tamperHeld(author: string, index: number) {
+            const head = (await chunkStore.heads()).find((h) => h.author === author)
+            const [c] = await chunkStore.chunks(author, index, index + 1)
+            if (!head || !c) return false
+            const data = c.data.slice()
+            data[Math.floor(data.length / 2)]! ^= 0x20
+            await chunkStore.put(head, [{ index, data }])
+            swarm.forget(author)
+            return true
+          },
+        }
+      : null
+  window.ir3 = createApi(node, claim.how, nodes, meshName, { swarm, test })
   // ?ui=off runs the node without the inspector (headless nodes, benchmarks).
   if (params.get('ui') === 'off') root.textContent = `iR³ node ${node.name} (${node.id}) running without the inspector.`
   else mountApp(root, { node, how: claim.how, note: claim.note ?? null, listNodes: nodes })

@@ -12,11 +12,20 @@
  * upgrade step for each.
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
-import type { ChunkRecord, CommitBatch, EventStore, SeriesHead, SignedCheckpoint, Snapshot } from '../core/ports.ts'
+import type {
+  ChunkRecord,
+  ChunkStore,
+  CommitBatch,
+  EventStore,
+  HeldSeries,
+  SeriesHead,
+  SignedCheckpoint,
+  Snapshot,
+} from '../core/ports.ts'
 import type { JsonValue } from '../core/json.ts'
 
 export const DB_NAME = 'ir3'
-export const DB_VERSION = 1
+export const DB_VERSION = 2
 
 export interface NodeRecord {
   id: string
@@ -57,7 +66,21 @@ interface SnapshotRow {
   states: Record<string, JsonValue>
 }
 
+/** A chunk of another node's series held by node `node`. */
+interface HeldChunkRow {
+  node: string
+  author: string
+  index: number
+  data: Uint8Array
+}
+
+interface HeldHeadRow extends HeldSeries {
+  node: string
+}
+
 export interface Ir3Schema extends DBSchema {
+  held: { key: [string, string, number]; value: HeldChunkRow }
+  heldHeads: { key: [string, string]; value: HeldHeadRow }
   nodes: { key: string; value: NodeRecord }
   heads: { key: string; value: HeadRow }
   chunks: { key: [string, number]; value: ChunkRow }
@@ -76,6 +99,11 @@ export function openIr3Db(name: string = DB_NAME): Promise<Ir3Db> {
         db.createObjectStore('chunks', { keyPath: ['node', 'index'] })
         db.createObjectStore('roots', { keyPath: ['node', 'index'] })
         db.createObjectStore('snapshots', { keyPath: ['node', 'size'] })
+      }
+      if (oldVersion < 2) {
+        // v2: chunks of other nodes' series that a node holds (issue 4).
+        db.createObjectStore('held', { keyPath: ['node', 'author', 'index'] })
+        db.createObjectStore('heldHeads', { keyPath: ['node', 'author'] })
       }
     },
   })
@@ -146,6 +174,40 @@ export function createIdbEventStore(db: Ir3Db, nodeId: string, opts: IdbStoreOpt
     },
     close() {
       // The database handle is shared by every node of the tab; whoever opened it closes it.
+    },
+  }
+}
+
+/** The ChunkStore of node `nodeId`: other nodes' chunks it holds, one record per chunk, the head beside them. */
+export function createIdbChunkStore(db: Ir3Db, nodeId: string): ChunkStore {
+  return {
+    async put(head, chunks) {
+      const tx = db.transaction(['held', 'heldHeads'], 'readwrite')
+      const held = tx.objectStore('held')
+      const writes: Promise<unknown>[] = chunks.map((c) =>
+        held.put({ node: nodeId, author: head.author, index: c.index, data: c.data }),
+      )
+      writes.push(tx.objectStore('heldHeads').put({ ...head, node: nodeId }))
+      await Promise.all([...writes, tx.done])
+    },
+    async chunks(author, from, to) {
+      if (to <= from) return []
+      const rows = await db.getAll('held', IDBKeyRange.bound([nodeId, author, from], [nodeId, author, to - 1]))
+      return rows.map((r) => ({ index: r.index, data: r.data }))
+    },
+    async heads() {
+      const rows = await db.getAll('heldHeads', IDBKeyRange.bound([nodeId, ''], [nodeId, '\uffff']))
+      return rows.map(({ node: _node, ...h }) => h)
+    },
+    async drop(author) {
+      const tx = db.transaction(['held', 'heldHeads'], 'readwrite')
+      await Promise.all([
+        tx
+          .objectStore('held')
+          .delete(IDBKeyRange.bound([nodeId, author, 0], [nodeId, author, Number.MAX_SAFE_INTEGER])),
+        tx.objectStore('heldHeads').delete([nodeId, author]),
+        tx.done,
+      ])
     },
   }
 }

@@ -255,6 +255,10 @@ export function createSimplePeerTransport(opts: SimplePeerTransportOptions = {})
         return state === 'closed' || !peer ? 0 : peer.bufferSize
       },
 
+      get native(): unknown {
+        return state === 'open' ? peer : null
+      },
+
       close(): void {
         finish(LINK_CLOSE_REASONS.local)
       },

@@ -130,6 +130,8 @@ export interface Link {
   readonly bufferedAmount: number
   /** Closes the link; `onClose` follows. Idempotent. */
   close(): void
+  /** The adapter's own connection object while open (the simple-peer instance in the tab), for adapters that share it. */
+  readonly native?: unknown
 }
 
 /**
@@ -220,6 +222,17 @@ export interface SwarmResult {
   from: string[]
 }
 
+/** What the swarm may use of the mesh: links to nodes and direct messages on its own channel. */
+export interface SwarmLinks {
+  /** Resolves true once a link to `id` is ready (negotiated through the mesh if need be). */
+  connect(id: string): Promise<boolean>
+  /** Sends a direct message to a linked node on the swarm's channel; false if not linked or too big. */
+  send(id: string, d: JsonValue): boolean
+  onMessage(fn: (from: string, d: JsonValue) => void): void
+  /** The open link's native connection and whether this node initiated it, or null. */
+  native(id: string): { link: unknown; initiator: boolean } | null
+}
+
 /** Serves a segment to peers: the chunk data, or null if this node does not hold it. */
 export type SegmentSource = (author: string, segment: number, count: number) => Promise<Uint8Array[] | null>
 
@@ -228,7 +241,7 @@ export type SegmentSource = (author: string, segment: number, count: number) => 
  * bytes only: the core verifies every chunk against its author's checkpoint.
  */
 export interface ChunkSwarm {
-  serve(source: SegmentSource): void
+  serve(source: SegmentSource, links: SwarmLinks): void
   fetch(req: SwarmFetch, onProgress?: (p: SwarmProgress) => void): Promise<SwarmResult>
   /** Torrents live now (seeding or fetching). */
   live(): number

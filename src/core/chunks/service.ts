@@ -174,7 +174,12 @@ export class Chunks {
   async start(): Promise<void> {
     const { mesh, intents, swarm, series } = this.deps
     for (const h of await this.deps.store.heads()) this.held.set(h.author, h)
-    swarm.serve((author, segment, count) => this.source(author, segment, count))
+    swarm.serve((author, segment, count) => this.source(author, segment, count), {
+      connect: (id) => mesh.connect(id, 'response'),
+      send: (id, d) => mesh.sendDirect(id, 'wt', d),
+      onMessage: (fn) => mesh.onDirect('wt', fn),
+      native: (id) => mesh.native(id),
+    })
     mesh.onDirect('series', (from, d) => this.onDirect(from, d))
     intents.handle('want-chunk', (intent, state) => this.onWant(intent.origin, intent.body, state))
     this.unsub.push(mesh.onPeerRecord((r) => this.onRecord(r)))

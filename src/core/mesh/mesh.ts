@@ -322,6 +322,13 @@ export class Mesh {
     return () => this.recordListeners.delete(fn)
   }
 
+  /** The native connection of the ready link to `id` (see Link.native), and who initiated it. */
+  native(id: string): { link: unknown; initiator: boolean } | null {
+    const c = this.conns.get(id)
+    const link = c?.state === 'ready' ? c.link.native : undefined
+    return c && link ? { link, initiator: c.initiator } : null
+  }
+
   /** Handles direct frames (`x`) on channel `c` from linked peers. */
   onDirect(c: string, fn: (from: string, d: JsonValue) => void): void {
     this.channels.set(c, fn)

@@ -1,0 +1,439 @@
+/**
+ * The ChunkSwarm port over WebTorrent, with peers made from our own mesh.
+ *
+ * A torrent is one segment of a series: up to 64 sealed chunks, one file per
+ * chunk (`000.chunk`…), 16 KiB pieces, named `ir3-<author>-<segment>`; the
+ * same chunks give the same infohash at every holder. Torrents are made on
+ * demand (a holder seeds a segment when a peer asks for it, from IndexedDB)
+ * and dropped when idle, so the live torrents per tab stay bounded whatever
+ * the series' length.
+ *
+ * Peers: no tracker. The fetcher asks each holder over the mesh (`wt`
+ * direct frames) to open the segment on a pre-agreed data channel
+ * (`negotiated: true`, an id the fetcher picks: even ids from the link's
+ * initiator, odd from the other side) on the RTCPeerConnection the two
+ * already share; both ends hand WebTorrent a stream over that channel. No
+ * new RTCPeerConnection (Chromium allows 500 per page), no server after
+ * bootstrap. Holders are grouped by the infohash they report, and the
+ * largest group is downloaded from all its members at once.
+ *
+ * Integrity is not this adapter's job: WebTorrent checks pieces against the
+ * infohash the holder named; the core checks every chunk against its
+ * author's checkpoint.
+ */
+import SimplePeer from 'simple-peer'
+import type WebTorrentClass from 'webtorrent'
+import type { WtTorrent } from 'webtorrent'
+import type { JsonValue } from '../core/json.ts'
+import type { ChunkSwarm, SegmentSource, SwarmFetch, SwarmLinks, SwarmProgress, SwarmResult } from '../core/ports.ts'
+
+const PIECE = 16 * 1024
+const MAX_SEEDED = 24
+const IDLE_MS = 120_000
+const ASK_TIMEOUT_MS = 10_000
+const STALL_MS = 30_000
+
+export interface WebTorrentSwarmStats {
+  seeded: number
+  fetched: number
+  asked: number
+  refused: number
+  channels: number
+  errors: string[]
+}
+
+export interface WebTorrentSwarm extends ChunkSwarm {
+  readonly stats: WebTorrentSwarmStats
+  /** Stops seeding every torrent of `author` (its chunks changed under it). */
+  forget(author: string): void
+  /** Torrents now: what, its role, peers, bytes. */
+  torrents(): {
+    name: string
+    infoHash: string
+    role: 'seed' | 'fetch'
+    peers: number
+    downloaded: number
+    uploaded: number
+  }[]
+}
+
+/** A chunk store in memory (pieces of one torrent); WebTorrent's default (OPFS) would be shared by every node of the origin. */
+class MemStore {
+  private chunks: (Uint8Array | undefined)[] = []
+  private closed = false
+  constructor(readonly chunkLength: number) {}
+  put(index: number, buf: Uint8Array, cb: (err: Error | null) => void = () => {}): void {
+    if (this.closed) return queueMicrotask(() => cb(new Error('Storage is closed')))
+    this.chunks[index] = buf
+    queueMicrotask(() => cb(null))
+  }
+  get(
+    index: number,
+    opts: { offset?: number; length?: number } | null | ((err: Error | null, buf?: Uint8Array) => void),
+    cb: (err: Error | null, buf?: Uint8Array) => void = () => {},
+  ): void {
+    if (typeof opts === 'function') return this.get(index, null, opts)
+    if (this.closed) return queueMicrotask(() => cb(new Error('Storage is closed')))
+    const buf = this.chunks[index]
+    if (!buf) {
+      const e = Object.assign(new Error('Chunk not found'), { notFound: true })
+      return queueMicrotask(() => cb(e))
+    }
+    const offset = opts?.offset ?? 0
+    const len = opts?.length ?? buf.length - offset
+    queueMicrotask(() => cb(null, offset === 0 && len === buf.length ? buf : buf.subarray(offset, offset + len)))
+  }
+  close(cb: (err: Error | null) => void = () => {}): void {
+    this.closed = true
+    this.chunks = []
+    queueMicrotask(() => cb(null))
+  }
+  destroy(cb: (err: Error | null) => void = () => {}): void {
+    this.close(cb)
+  }
+}
+
+// simple-peer 9 extends readable-stream's Duplex: the same class WebTorrent pipes wires through.
+type DuplexCtor = new (opts: object) => {
+  push(chunk: Uint8Array | null): boolean
+  destroy(err?: Error): void
+  emit(ev: string, ...a: unknown[]): boolean
+}
+const Duplex = Object.getPrototypeOf(SimplePeer.prototype).constructor as DuplexCtor
+
+/** A stream over one data channel, shaped like the simple-peer connection WebTorrent expects. */
+class ChannelStream extends Duplex {
+  connected: boolean
+  constructor(
+    readonly id: string,
+    private readonly dc: RTCDataChannel,
+  ) {
+    super({ allowHalfOpen: false })
+    dc.binaryType = 'arraybuffer'
+    dc.bufferedAmountLowThreshold = 256 * 1024
+    this.connected = dc.readyState === 'open'
+    dc.addEventListener('open', () => {
+      this.connected = true
+      this.emit('connect')
+    })
+    dc.addEventListener('message', (e: MessageEvent) => {
+      this.push(new Uint8Array(e.data as ArrayBuffer))
+    })
+    dc.addEventListener('close', () => this.destroy())
+    dc.addEventListener('error', () => this.destroy())
+  }
+  _read(): void {}
+  _write(chunk: Uint8Array, _enc: string, cb: (err?: Error) => void): void {
+    if (this.dc.bufferedAmount > 1 << 20)
+      this.dc.addEventListener('bufferedamountlow', () => this.send(chunk, cb), { once: true })
+    else this.send(chunk, cb)
+  }
+  private send(chunk: Uint8Array, cb: (err?: Error) => void): void {
+    try {
+      this.dc.send(chunk as Uint8Array<ArrayBuffer>)
+    } catch (e: unknown) {
+      return cb(e instanceof Error ? e : new Error(String(e)))
+    }
+    cb()
+  }
+  _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    try {
+      this.dc.close()
+    } catch {
+      // already closed
+    }
+    cb(err)
+  }
+}
+
+interface Seeded {
+  torrent: WtTorrent
+  usedAt: number
+  ready: Promise<string>
+}
+
+const fileIndex = (t: WtTorrent, i: number): number => {
+  const m = /(\d+)\.chunk$/.exec(t.files[i]!.name)
+  return m ? Number(m[1]) : i
+}
+
+export function createWebTorrentSwarm(): WebTorrentSwarm {
+  let client: WebTorrentClass | null = null
+  let loading: Promise<WebTorrentClass> | null = null
+  let source: SegmentSource | null = null
+  let links: SwarmLinks | null = null
+  let closed = false
+  const seeded = new Map<string, Seeded>()
+  const fetching = new Set<WtTorrent>()
+  const asks = new Map<string, (d: Record<string, JsonValue> | null) => void>()
+  const nextChannel = new Map<string, number>()
+  let askSeq = 0
+  const stats: WebTorrentSwarmStats = { seeded: 0, fetched: 0, asked: 0, refused: 0, channels: 0, errors: [] }
+  const note = (e: unknown) => {
+    stats.errors.push(e instanceof Error ? e.message : String(e))
+    if (stats.errors.length > 20) stats.errors.shift()
+  }
+
+  async function wt(): Promise<WebTorrentClass> {
+    if (client) return client
+    loading ??= import('webtorrent').then(({ default: WebTorrent }) => {
+      // No DHT, no LSD, no public trackers or STUN: peers come only from our mesh.
+      client = new WebTorrent({
+        tracker: { rtcConfig: { iceServers: [] } },
+        dht: false,
+        lsd: false,
+        webSeeds: false,
+        utp: false,
+      })
+      client.on('error', note)
+      return client
+    })
+    return loading
+  }
+
+  /** A negotiated data channel on the link to `peer`, or null without an open link. */
+  function channel(peer: string, id?: number): { dc: RTCDataChannel; id: number } | null {
+    const n = links?.native(peer)
+    const pc = (n?.link as { _pc?: RTCPeerConnection } | undefined)?._pc
+    if (!n || !pc || pc.connectionState === 'closed') return null
+    let ch = id
+    if (ch === undefined) {
+      const next = nextChannel.get(peer) ?? (n.initiator ? 1000 : 1001)
+      ch = next
+      nextChannel.set(peer, next + 2 > 65_000 ? (n.initiator ? 1000 : 1001) : next + 2)
+    }
+    stats.channels++
+    return { dc: pc.createDataChannel(`wt-${ch}`, { negotiated: true, id: ch, ordered: true }), id: ch }
+  }
+
+  function evictIdle(): void {
+    const now = Date.now()
+    const byAge = [...seeded.entries()].sort((a, b) => a[1].usedAt - b[1].usedAt)
+    for (const [key, s] of byAge) {
+      const idle = now - s.usedAt > IDLE_MS && s.torrent.numPeers === 0
+      if (idle || seeded.size > MAX_SEEDED) {
+        seeded.delete(key)
+        s.torrent.destroy({ destroyStore: true })
+      }
+    }
+  }
+
+  async function seed(author: string, segment: number, count: number): Promise<Seeded | null> {
+    const key = `${author}:${segment}:${count}`
+    const have = seeded.get(key)
+    if (have) {
+      have.usedAt = Date.now()
+      return have
+    }
+    const data = await source?.(author, segment, count)
+    if (!data) return null
+    const again = seeded.get(key)
+    if (again) return again
+    const c = await wt()
+    const files = data.map((d, i) => new File([d as Uint8Array<ArrayBuffer>], `${String(i).padStart(3, '0')}.chunk`))
+    const torrent = c.seed(files, {
+      name: `ir3-${author}-${segment}`,
+      pieceLength: PIECE,
+      announce: [],
+      store: MemStore,
+      storeCacheSlots: 0,
+      // The info dictionary must be the same at every holder: no dates or client names that vary.
+      createdBy: 'ir3',
+      creationDate: new Date(0),
+    })
+    const ready = new Promise<string>((resolve, reject) => {
+      torrent.once('ready', () => resolve(torrent.infoHash))
+      torrent.once('error', (e) => reject(e instanceof Error ? e : new Error(String(e))))
+    })
+    const s: Seeded = { torrent, usedAt: Date.now(), ready }
+    seeded.set(key, s)
+    stats.seeded++
+    evictIdle()
+    return s
+  }
+
+  async function onMessage(from: string, d: JsonValue): Promise<void> {
+    const m = typeof d === 'object' && d !== null && !Array.isArray(d) ? d : {}
+    const r = m['r']
+    if (typeof r !== 'string') return
+    if (m['q'] === undefined) {
+      const w = asks.get(`${from}/${r}`)
+      asks.delete(`${from}/${r}`)
+      return w?.(m)
+    }
+    const reply = (x: Record<string, JsonValue>) => links?.send(from, { r, ...x })
+    const { a, s, n, ch } = m
+    if (
+      m['q'] !== 'open' ||
+      typeof a !== 'string' ||
+      !/^[0-9a-f]{32}$/.test(a) ||
+      typeof s !== 'number' ||
+      typeof n !== 'number' ||
+      typeof ch !== 'number' ||
+      !Number.isSafeInteger(ch) ||
+      ch < 1000 ||
+      ch > 65_535
+    )
+      return void reply({ err: 'bad request' })
+    try {
+      const sd = await seed(a, s, n)
+      if (!sd) {
+        stats.refused++
+        return void reply({ err: 'not held' })
+      }
+      const ih = await sd.ready
+      const c = channel(from, ch)
+      if (!c) return void reply({ err: 'no link' })
+      sd.torrent.addPeer(new ChannelStream(`${from}:${ch}`, c.dc))
+      sd.usedAt = Date.now()
+      reply({ ih })
+    } catch (e: unknown) {
+      note(e)
+      reply({ err: e instanceof Error ? e.message.slice(0, 200) : 'failed' })
+    }
+  }
+
+  /** Asks `peer` to open the segment on a new channel; resolves with the infohash and our end of the channel. */
+  async function ask(
+    peer: string,
+    req: SwarmFetch,
+  ): Promise<{ peer: string; ih: string; stream: ChannelStream } | null> {
+    if (!links || !(await links.connect(peer))) return null
+    const c = channel(peer)
+    if (!c) return null
+    const r = (askSeq++).toString(36)
+    stats.asked++
+    const answer = await new Promise<Record<string, JsonValue> | null>((resolve) => {
+      const t = setTimeout(() => {
+        asks.delete(`${peer}/${r}`)
+        resolve(null)
+      }, ASK_TIMEOUT_MS)
+      asks.set(`${peer}/${r}`, (d) => {
+        clearTimeout(t)
+        resolve(d)
+      })
+      if (!links!.send(peer, { r, q: 'open', a: req.author, s: req.segment, n: req.count, ch: c.id })) {
+        clearTimeout(t)
+        asks.delete(`${peer}/${r}`)
+        resolve(null)
+      }
+    })
+    const ih = answer?.['ih']
+    if (typeof ih !== 'string' || !/^[0-9a-f]{40}$/.test(ih)) {
+      c.dc.close()
+      return null
+    }
+    return { peer, ih, stream: new ChannelStream(`${peer}:${c.id}`, c.dc) }
+  }
+
+  async function download(
+    req: SwarmFetch,
+    ih: string,
+    streams: ChannelStream[],
+    onProgress?: (p: SwarmProgress) => void,
+  ): Promise<Map<number, Uint8Array>> {
+    const c = await wt()
+    const torrent = c.add(ih, { announce: [], store: MemStore, storeCacheSlots: 0, deselect: true })
+    fetching.add(torrent)
+    try {
+      if (!torrent.infoHash) await new Promise((r) => torrent.once('infoHash', r))
+      for (const s of streams) torrent.addPeer(s)
+      if (!torrent.ready) await waitFor(torrent, 'ready', STALL_MS)
+      const wanted = new Set(req.files)
+      const files = torrent.files.map((f, i) => ({ f, k: fileIndex(torrent, i) })).filter(({ k }) => wanted.has(k))
+      const total = files.reduce((n, { f }) => n + f.length, 0)
+      for (const { f } of files) f.select()
+      let last = Date.now()
+      const onDownload = () => {
+        last = Date.now()
+        onProgress?.({ bytes: Math.min(torrent.downloaded, total), total, peers: torrent.numPeers })
+      }
+      torrent.on('download', onDownload)
+      try {
+        for (;;) {
+          if (files.every(({ f }) => f.done)) break
+          if (torrent.destroyed || closed) throw new Error('torrent closed')
+          if (Date.now() - last > STALL_MS)
+            throw new Error(`no progress for ${STALL_MS / 1000} s from ${torrent.numPeers} peers`)
+          await new Promise((r) => setTimeout(r, 50))
+        }
+      } finally {
+        torrent.removeListener('download', onDownload)
+      }
+      onProgress?.({ bytes: total, total, peers: torrent.numPeers })
+      const out = new Map<number, Uint8Array>()
+      for (const { f, k } of files) out.set(k, new Uint8Array(await f.arrayBuffer()))
+      stats.fetched++
+      return out
+    } finally {
+      fetching.delete(torrent)
+      torrent.destroy({ destroyStore: true })
+    }
+  }
+
+  return {
+    stats,
+    serve(src, l) {
+      source = src
+      links = l
+      l.onMessage((from, d) => void onMessage(from, d))
+    },
+    async fetch(req, onProgress): Promise<SwarmResult> {
+      if (closed) throw new Error('swarm closed')
+      const offers = (await Promise.all(req.holders.slice(0, 8).map((h) => ask(h, req).catch(() => null)))).filter(
+        (o): o is NonNullable<typeof o> => o !== null,
+      )
+      const groups = new Map<string, typeof offers>()
+      for (const o of offers) groups.set(o.ih, [...(groups.get(o.ih) ?? []), o])
+      const best = [...groups.values()].sort((a, b) => b.length - a.length)[0]
+      for (const g of groups.values()) if (g !== best) for (const o of g) o.stream.destroy()
+      if (!best) throw new Error(`none of ${req.holders.length} holders opened the segment`)
+      const files = await download(
+        req,
+        best[0]!.ih,
+        best.map((o) => o.stream),
+        onProgress,
+      )
+      return { files, from: best.map((o) => o.peer) }
+    },
+    forget(author) {
+      for (const [key, sd] of seeded)
+        if (key.startsWith(`${author}:`)) {
+          seeded.delete(key)
+          sd.torrent.destroy({ destroyStore: true })
+        }
+    },
+    live() {
+      evictIdle()
+      return seeded.size + fetching.size
+    },
+    torrents() {
+      const row = (t: WtTorrent, role: 'seed' | 'fetch') => ({
+        name: t.files[0]?.path.split('/')[0] ?? '',
+        infoHash: t.infoHash,
+        role,
+        peers: t.numPeers,
+        downloaded: t.downloaded,
+        uploaded: t.uploaded,
+      })
+      return [...[...seeded.values()].map((s) => row(s.torrent, 'seed')), ...[...fetching].map((t) => row(t, 'fetch'))]
+    },
+    close() {
+      closed = true
+      for (const w of asks.values()) w(null)
+      asks.clear()
+      client?.destroy()
+      client = null
+    },
+  }
+}
+
+function waitFor(t: WtTorrent, ev: string, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${ev} within ${ms / 1000} s`)), ms)
+    t.once(ev, () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
