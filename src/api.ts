@@ -97,6 +97,8 @@ export interface Ir3Api {
     (ChunksView & { torrents: ReturnType<WebTorrentSwarm['torrents']>; swarm: WebTorrentSwarm['stats'] | null }) | null
   /** Fetches, verifies and opens another node's series read-only (from its author if online, else holders). */
   openSeries(nodeId: string): Promise<OpenedSummary>
+  /** Brings this node's copy of another node's series up to date (want-chunk, head, segments); what it holds after. */
+  fetchSeries(nodeId: string): Promise<{ chunks: number; size: number; bytes: number } | null>
   /** Derived state of an opened series as of `atSeq` (time travel), or now. */
   openedState(nodeId: string, atSeq?: number): Promise<States>
   /** Entries [from, to) of an opened series. */
@@ -178,6 +180,10 @@ export function createApi(
         verified,
         state: await o.series.state(),
       }
+    },
+    async fetchSeries(nodeId) {
+      const h = await node.chunkService?.fetchSeries(nodeId, 'open')
+      return h ? { chunks: h.chunks, size: h.checkpoint.size, bytes: h.bytes } : null
     },
     openedState: (nodeId, atSeq) => (nodeId === node.id ? node.state(atSeq) : openedSeries(nodeId).state(atSeq)),
     openedEntries: (nodeId, from, to) =>

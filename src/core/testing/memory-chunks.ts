@@ -15,13 +15,20 @@ export interface MemoryChunkStore extends ChunkStore {
   readonly bytes: number
 }
 
+const copyHead = (h: HeldSeries): HeldSeries => ({
+  ...h,
+  checkpoint: { ...h.checkpoint },
+  roots: h.roots.slice(),
+  tail: h.tail.slice(),
+})
+
 export function createMemoryChunkStore(): MemoryChunkStore {
   const heads = new Map<string, HeldSeries>()
   const chunks = new Map<string, Map<number, Uint8Array>>()
   return {
     async put(head, list) {
       await Promise.resolve()
-      heads.set(head.author, { ...head, roots: head.roots.slice(), tail: head.tail.slice() })
+      heads.set(head.author, copyHead(head))
       let m = chunks.get(head.author)
       if (!m) chunks.set(head.author, (m = new Map()))
       for (const c of list) m.set(c.index, c.data.slice())
@@ -36,7 +43,7 @@ export function createMemoryChunkStore(): MemoryChunkStore {
       return out
     },
     async heads() {
-      return [...heads.values()].map((h) => ({ ...h }))
+      return [...heads.values()].map(copyHead)
     },
     async drop(author) {
       heads.delete(author)
