@@ -158,13 +158,27 @@ try {
   const B = await tab('&replicate=off')
   await linked(B, A)
 
+  // The baseline is noisy on a shared machine (SCTP warm-up, CPU): three runs, one before and two after ours, median.
+  const rawRuns: number[] = []
+  rawRuns.push(await rawTransfer(A, B, 25_000_000))
   // Our chunk path: the whole series, verified and stored.
   const t0 = Date.now()
   const got = await B.evaluate((a) => window.ir3!.fetchSeries(a), aId)
   const fetchMs = Date.now() - t0
   if (!got) throw new Error('fetch failed')
   const fetchMBps = mb(got.bytes, fetchMs)
-  const rawMs = await rawTransfer(A, B, got.bytes)
+  const phases = await B.evaluate(() => {
+    const st = window.ir3!.chunks()!.stats
+    return { swarmMs: Math.round(st.swarmMs), verifyMs: Math.round(st.verifyMs), storeMs: Math.round(st.storeMs) }
+  })
+  const seeding = await A.evaluate(() => window.ir3!.chunks()!.swarm)
+  const reading = await B.evaluate(() => window.ir3!.chunks()!.swarm)
+  console.log(
+    `fetch phases, ms summed over segments in flight: reader ${JSON.stringify(phases)}, reader download ${Math.round(reading?.downloadMs ?? 0)}, author seeding ${Math.round(seeding?.seedMs ?? 0)}; errors ${JSON.stringify([...(reading?.errors ?? []), ...(seeding?.errors ?? [])])}`,
+  )
+  for (let i = 0; i < 2; i++) rawRuns.push(await rawTransfer(A, B, got.bytes))
+  rawRuns[0] = (rawRuns[0]! * got.bytes) / 25_000_000
+  const rawMs = median(rawRuns)
   const rawChannelMBps = mb(got.bytes, rawMs)
 
   // seal → fetchable, 5 times.
@@ -242,14 +256,21 @@ try {
   }
 
   const ratio = +(fetchMBps / rawChannelMBps).toFixed(2)
+  const bestRaw = Math.max(...rawRuns.map((ms) => mb(got.bytes, ms)))
+  const ratioVsBestRaw = +(fetchMBps / bestRaw).toFixed(2)
   report(
     'chunks',
     [
       ['entries', ENTRIES],
       ['series bytes (sealed chunks)', got.bytes],
       ['fetchMBps', fetchMBps, `our path: want-chunk, head, WebTorrent, verify, IndexedDB (${fetchMs} ms)`],
-      ['rawChannelMBps', rawChannelMBps, `bare RTCDataChannel, same tabs, same bytes (${Math.round(rawMs)} ms)`],
-      ['ratio', ratio, 'target >= 0.7'],
+      [
+        'rawChannelMBps',
+        rawChannelMBps,
+        `bare RTCDataChannel, same tabs, same bytes; median of ${rawRuns.map((ms) => mb(got.bytes, ms)).join(', ')}`,
+      ],
+      ['ratio', ratio, 'target >= 0.7 (against the median baseline)'],
+      ['ratioVsBestRaw', ratioVsBestRaw, 'against the fastest baseline run'],
       ['replicate100kMs', replicateMs, `${ENTRIES} entries to 3 holders, from their join`],
       ['sealToFetchableMs', Math.round(median(seal)), `median of ${seal.length}: ${seal.join(', ')}`],
       ['liveTorrentsPerTab', Math.max(liveA, liveReader), `${BIG} entries: author ${liveA}, reader ${liveReader}`],
@@ -260,7 +281,9 @@ try {
       bytes: got.bytes,
       fetchMBps,
       rawChannelMBps,
+      rawChannelRunsMBps: rawRuns.map((ms) => mb(got.bytes, ms)),
       ratio,
+      ratioVsBestRaw,
       replicate100kMs: replicateMs,
       sealToFetchableMs: Math.round(median(seal)),
       liveTorrentsPerTab: Math.max(liveA, liveReader),

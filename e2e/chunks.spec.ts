@@ -146,3 +146,39 @@ test('A seals chunks, B, C and T replicate them; A closes; D opens A from the ho
   expect(chunks!.swarm!.fetched).toBeGreaterThan(0)
   await context.close()
 })
+
+test('through the Chunks panel: B sees A seeding, opens A read-only, verifies it and time-travels', async ({
+  browser,
+}) => {
+  test.setTimeout(120_000)
+  const context = await browser.newContext({ permissions, viewport: { width: 1280, height: 900 } })
+  const mesh = `chunksui${Date.now().toString(36)}`
+  const A = await context.newPage()
+  await A.goto(`${url}?mesh=${mesh}&replicate=off`)
+  const a = await nodeReady(A)
+  await A.evaluate(async () => {
+    for (let i = 0; i < 600; i++) window.ir3!.append('note-added', { text: `ui note ${i}` })
+    await window.ir3!.flush()
+  })
+  const B = await context.newPage()
+  await B.goto(`${url}?mesh=${mesh}&replicate=off`)
+  await nodeReady(B)
+  const panel = B.getByTestId('chunks-panel')
+  await expect(panel).toBeVisible()
+  // B learns from A's signed record that A holds its own two sealed chunks.
+  await expect(panel.getByTestId('chunks-series-row').filter({ hasText: a.id.slice(0, 8) })).toBeVisible({
+    timeout: 30_000,
+  })
+  await panel.getByLabel('Node id to open').fill(a.id)
+  await panel.getByLabel('Node id to open').press('Enter')
+  const opened = panel.getByTestId('opened-series')
+  await expect(opened).toBeVisible({ timeout: 30_000 })
+  await expect(opened.getByTestId('opened-verified')).toContainText(/ok|verified/i, { timeout: 30_000 })
+  const length = Number(await opened.getByTestId('opened-length').getAttribute('data-value'))
+  expect(length).toBeGreaterThanOrEqual(600)
+  await opened.scrollIntoViewIfNeeded()
+  await B.screenshot({ path: 'test-results/screens/chunks-panel-desktop.png', fullPage: true })
+  await B.setViewportSize({ width: 390, height: 844 })
+  await B.screenshot({ path: 'test-results/screens/chunks-panel-phone.png', fullPage: true })
+  await context.close()
+})

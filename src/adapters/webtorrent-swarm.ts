@@ -2,7 +2,7 @@
  * The ChunkSwarm port over WebTorrent, with peers made from our own mesh.
  *
  * A torrent is one segment of a series: up to 64 sealed chunks, one file per
- * chunk (`000.chunk`…), 16 KiB pieces, named `ir3-<author>-<segment>`; the
+ * chunk (`000.chunk`…), 256 KiB pieces, named `ir3-<author>-<segment>`; the
  * same chunks give the same infohash at every holder. Torrents are made on
  * demand (a holder seeds a segment when a peer asks for it, from IndexedDB)
  * and dropped when idle, so the live torrents per tab stay bounded whatever
@@ -27,7 +27,7 @@ import type { WtTorrent } from 'webtorrent'
 import type { JsonValue } from '../core/json.ts'
 import type { ChunkSwarm, SegmentSource, SwarmFetch, SwarmLinks, SwarmProgress, SwarmResult } from '../core/ports.ts'
 
-const PIECE = 16 * 1024
+const PIECE = 256 * 1024
 const MAX_SEEDED = 24
 const IDLE_MS = 120_000
 const ASK_TIMEOUT_MS = 10_000
@@ -35,6 +35,10 @@ const STALL_MS = 30_000
 
 export interface WebTorrentSwarmStats {
   seeded: number
+  /** Time spent making torrents to seed (reading chunks, hashing pieces), ms. */
+  seedMs: number
+  /** Time fetch torrents spent from add to the last wanted byte, ms. */
+  downloadMs: number
   fetched: number
   asked: number
   refused: number
@@ -168,7 +172,16 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
   const asks = new Map<string, (d: Record<string, JsonValue> | null) => void>()
   const nextChannel = new Map<string, number>()
   let askSeq = 0
-  const stats: WebTorrentSwarmStats = { seeded: 0, fetched: 0, asked: 0, refused: 0, channels: 0, errors: [] }
+  const stats: WebTorrentSwarmStats = {
+    seeded: 0,
+    seedMs: 0,
+    downloadMs: 0,
+    fetched: 0,
+    asked: 0,
+    refused: 0,
+    channels: 0,
+    errors: [],
+  }
   const note = (e: unknown) => {
     stats.errors.push(e instanceof Error ? e.message : String(e))
     if (stats.errors.length > 20) stats.errors.shift()
@@ -225,6 +238,7 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
       have.usedAt = Date.now()
       return have
     }
+    const started = performance.now()
     const data = await source?.(author, segment, count)
     if (!data) return null
     const again = seeded.get(key)
@@ -242,7 +256,10 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
       creationDate: new Date(0),
     })
     const ready = new Promise<string>((resolve, reject) => {
-      torrent.once('ready', () => resolve(torrent.infoHash))
+      torrent.once('ready', () => {
+        stats.seedMs += performance.now() - started
+        resolve(torrent.infoHash)
+      })
       torrent.once('error', (e) => reject(e instanceof Error ? e : new Error(String(e))))
     })
     const s: Seeded = { torrent, usedAt: Date.now(), ready }
@@ -286,7 +303,10 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
       if (!c) return void reply({ err: 'no link' })
       sd.torrent.addPeer(new ChannelStream(`${from}:${ch}`, c.dc))
       sd.usedAt = Date.now()
-      reply({ ih })
+      // The torrent file (info dictionary, ~1 KB) spares the fetcher a metadata round trip;
+      // WebTorrent checks it against the infohash.
+      const file = (sd.torrent as unknown as { torrentFile?: Uint8Array }).torrentFile
+      reply(file && file.length < 32_000 ? { ih, tf: toB64(file) } : { ih })
     } catch (e: unknown) {
       note(e)
       reply({ err: e instanceof Error ? e.message.slice(0, 200) : 'failed' })
@@ -297,7 +317,7 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
   async function ask(
     peer: string,
     req: SwarmFetch,
-  ): Promise<{ peer: string; ih: string; stream: ChannelStream } | null> {
+  ): Promise<{ peer: string; ih: string; tf: Uint8Array | null; stream: ChannelStream } | null> {
     if (!links || !(await links.connect(peer))) return null
     const c = channel(peer)
     if (!c) return null
@@ -323,20 +343,25 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
       c.dc.close()
       return null
     }
-    return { peer, ih, stream: new ChannelStream(`${peer}:${c.id}`, c.dc) }
+    const tf = typeof answer?.['tf'] === 'string' ? fromB64(answer['tf']) : null
+    return { peer, ih, tf, stream: new ChannelStream(`${peer}:${c.id}`, c.dc) }
   }
 
   async function download(
     req: SwarmFetch,
     ih: string,
+    tf: Uint8Array | null,
     streams: ChannelStream[],
     onProgress?: (p: SwarmProgress) => void,
   ): Promise<Map<number, Uint8Array>> {
     const c = await wt()
-    const torrent = c.add(ih, { announce: [], store: MemStore, storeCacheSlots: 0, deselect: true })
+    const started = performance.now()
+    // With the torrent file the torrent is ready at once; one whose info does not hash to `ih` is dropped.
+    const torrent = c.add((tf ?? ih) as string, { announce: [], store: MemStore, storeCacheSlots: 0, deselect: true })
     fetching.add(torrent)
     try {
       if (!torrent.infoHash) await new Promise((r) => torrent.once('infoHash', r))
+      if (torrent.infoHash !== ih) throw new Error('torrent file does not match the infohash')
       for (const s of streams) torrent.addPeer(s)
       if (!torrent.ready) await waitFor(torrent, 'ready', STALL_MS)
       const wanted = new Set(req.files)
@@ -364,6 +389,7 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
       const out = new Map<number, Uint8Array>()
       for (const { f, k } of files) out.set(k, new Uint8Array(await f.arrayBuffer()))
       stats.fetched++
+      stats.downloadMs += performance.now() - started
       return out
     } finally {
       fetching.delete(torrent)
@@ -391,6 +417,7 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
       const files = await download(
         req,
         best[0]!.ih,
+        best.find((o) => o.tf)?.tf ?? null,
         best.map((o) => o.stream),
         onProgress,
       )
@@ -425,6 +452,23 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
       client?.destroy()
       client = null
     },
+  }
+}
+
+function toB64(bytes: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(s)
+}
+
+function fromB64(s: string): Uint8Array | null {
+  try {
+    const bin = atob(s)
+    const out = new Uint8Array(bin.length)
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
+    return out
+  } catch {
+    return null
   }
 }
 

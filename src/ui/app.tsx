@@ -8,6 +8,7 @@ import { createRoot } from 'react-dom/client'
 import type { NodeSummary } from '../adapters/node-registry.ts'
 import type { Ir3Node } from '../core/node.ts'
 import { AppendForm } from './append-form.tsx'
+import { ChunksPanel } from './chunks-panel.tsx'
 import { DamageAlert } from './damage-alert.tsx'
 import { DerivedState } from './derived-state.tsx'
 import { createEntryCache } from './entry-cache.ts'
@@ -53,6 +54,7 @@ function App() {
         <div className="layout layout-net">
           <div className="column column-net">
             <MeshPanel />
+            <ChunksPanel />
           </div>
           <div className="column column-side">
             <IntentsPanel />

@@ -56,6 +56,8 @@ export interface ChunksOptions {
   maxUploads?: number
   /** Time for one direct request, ms. Default 8000. */
   requestTimeoutMs?: number
+  /** Segments fetched at once. Default 4. */
+  segmentsInFlight?: number
 }
 
 export interface ChunksDeps {
@@ -134,6 +136,10 @@ export class Chunks {
   readonly stats = {
     fetchedChunks: 0,
     fetchedBytes: 0,
+    /** Time spent, ms: in the swarm (ask, seed, transfer), checking chunks, storing them. */
+    swarmMs: 0,
+    verifyMs: 0,
+    storeMs: 0,
     rejectedChunks: 0,
     servedSegments: 0,
     headsServed: 0,
@@ -167,6 +173,7 @@ export class Chunks {
       wantDeadlineMs: o.wantDeadlineMs ?? 2500,
       maxUploads: o.maxUploads ?? 40,
       requestTimeoutMs: o.requestTimeoutMs ?? 8000,
+      segmentsInFlight: o.segmentsInFlight ?? 6,
     }
     this.C = deps.series.chunkSize
   }
@@ -582,46 +589,63 @@ export class Chunks {
     const sealed = Math.floor(head.checkpoint.size / this.C)
     const excluded = new Set<string>()
     void headFrom
-    while (chunks < sealed && !this.stopped) {
-      const seg = Math.floor(chunks / SEGMENT_CHUNKS)
-      const segStart = seg * SEGMENT_CHUNKS
-      const count = Math.min(SEGMENT_CHUNKS, sealed - segStart)
-      // Holders of the whole segment; if none has it all, the largest part anyone has.
-      let holders = yes.filter((y) => !excluded.has(y.id) && y.chunks >= segStart + count).map((y) => y.id)
-      let n = count
-      if (holders.length === 0) {
-        const best = Math.max(0, ...yes.filter((y) => !excluded.has(y.id)).map((y) => y.chunks - segStart))
-        if (best <= chunks - segStart) break
-        n = Math.min(count, best)
-        holders = yes.filter((y) => !excluded.has(y.id) && y.chunks >= segStart + n).map((y) => y.id)
+    fetching: while (chunks < sealed && !this.stopped) {
+      // Up to `segmentsInFlight` segments at once; stored in order as they check out.
+      const plans: { seg: number; n: number; files: number[]; holders: string[] }[] = []
+      for (let from = chunks; plans.length < this.o.segmentsInFlight && from < sealed;) {
+        const seg = Math.floor(from / SEGMENT_CHUNKS)
+        const segStart = seg * SEGMENT_CHUNKS
+        const count = Math.min(SEGMENT_CHUNKS, sealed - segStart)
+        // Holders of the whole segment; if none has it all, the largest part anyone has.
+        let holders = yes.filter((y) => !excluded.has(y.id) && y.chunks >= segStart + count).map((y) => y.id)
+        let n = count
+        if (holders.length === 0) {
+          const best = Math.max(0, ...yes.filter((y) => !excluded.has(y.id)).map((y) => y.chunks - segStart))
+          if (best <= from - segStart) break
+          n = Math.min(count, best)
+          holders = yes.filter((y) => !excluded.has(y.id) && y.chunks >= segStart + n).map((y) => y.id)
+        }
+        const files: number[] = []
+        for (let k = from; k < segStart + n; k++) files.push(k - segStart)
+        plans.push({ seg, n, files, holders })
+        from = segStart + n
+        if (n < count) break
       }
-      const files: number[] = []
-      for (let k = chunks; k < segStart + n; k++) files.push(k - segStart)
-      const got = await this.fetchSegment(author, seg, n, files, holders, head)
-      if (got.bad.length > 0) for (const b of got.bad) excluded.add(b)
-      if (got.chunks.length === 0) {
-        if (got.bad.length === 0) break
-        continue
+      if (plans.length === 0) break
+      const results = await Promise.all(
+        plans.map((p) => this.fetchSegment(author, p.seg, p.n, p.files, p.holders, head!)),
+      )
+      let progressed = false
+      let bad = false
+      for (const [i, got] of results.entries()) {
+        for (const b of got.bad) excluded.add(b)
+        bad ||= got.bad.length > 0
+        if (got.chunks.length === 0 || got.chunks[0]!.index !== chunks) break
+        const size = got.chunks.reduce((n, c) => n + c.data.length, 0)
+        if (!(await this.makeRoom(author, size))) {
+          this.deps.record('chunk-dropped', {
+            author,
+            chunks: got.chunks.length,
+            bytes: 0,
+            reason: 'storage budget',
+            first: got.chunks[0]!.index,
+          })
+          break fetching
+        }
+        chunks += got.chunks.length
+        bytes += size
+        const next: HeldSeries = { ...head, chunks, bytes }
+        const t0 = this.deps.clock.now()
+        await this.deps.store.put(next, got.chunks)
+        this.stats.storeMs += this.deps.clock.now() - t0
+        this.held.set(author, next)
+        for (const c of got.chunks)
+          this.deps.record('chunk-stored', { author, index: c.index, bytes: c.data.length, from: got.from, why })
+        this.advertise()
+        progressed = true
+        if (got.chunks.length < plans[i]!.files.length) break
       }
-      const size = got.chunks.reduce((s, c) => s + c.data.length, 0)
-      if (!(await this.makeRoom(author, size))) {
-        this.deps.record('chunk-dropped', {
-          author,
-          chunks: got.chunks.length,
-          bytes: 0,
-          reason: 'storage budget',
-          first: got.chunks[0]!.index,
-        })
-        break
-      }
-      chunks += got.chunks.length
-      bytes += size
-      const next: HeldSeries = { ...head, chunks, bytes }
-      await this.deps.store.put(next, got.chunks)
-      this.held.set(author, next)
-      for (const c of got.chunks)
-        this.deps.record('chunk-stored', { author, index: c.index, bytes: c.data.length, from: got.from, why })
-      this.advertise()
+      if (!progressed && !bad) break
     }
     if (chunks === (have?.chunks ?? 0) && (!have || have.checkpoint.size < head.checkpoint.size)) {
       // No new sealed chunk, a newer head (the open chunk moved on): keep it.
@@ -648,13 +672,17 @@ export class Chunks {
     this.downloads.set(key, dl)
     this.changed()
     try {
+      const t0 = this.deps.clock.now()
       const res = await this.deps.swarm.fetch({ author, segment, count, files, holders }, (p: SwarmProgress) => {
         dl.bytes = p.bytes
         dl.total = p.total
         dl.peers = p.peers
         this.changed()
       })
+      const t1 = this.deps.clock.now()
+      this.stats.swarmMs += t1 - t0
       const out: { index: number; data: Uint8Array }[] = []
+      const checked = () => (this.stats.verifyMs += this.deps.clock.now() - t1)
       for (const f of files) {
         const index = segment * SEGMENT_CHUNKS + f
         const data = res.files.get(f)
@@ -663,12 +691,14 @@ export class Chunks {
         if (!check.ok) {
           this.stats.rejectedChunks++
           this.deps.record('chunk-rejected', { author, index, seq: check.seq, reason: check.reason, seeders: res.from })
+          checked()
           return { chunks: out, from: res.from, bad: res.from }
         }
         this.stats.fetchedChunks++
         this.stats.fetchedBytes += data.length
         out.push({ index, data })
       }
+      checked()
       return { chunks: out, from: res.from, bad: [] }
     } catch {
       return { chunks: [], from: [], bad: [] }
@@ -745,7 +775,8 @@ export class Chunks {
         }
       }
       const limits = this.deps.state()['limits'] as LimitsState
-      if (decide(limits, this.deps.id, 'want-chunk', now).answer !== 'yes') return
+      // Taking on a series stores it: the economic limiter applies (unlike to serving one).
+      if (decide(limits, this.deps.id, 'replicate', now).answer !== 'yes') return
       // Series with fewer holders than the target, fewest first; random among equals.
       const candidates: { author: string; holders: number }[] = []
       for (const [author, of] of adverts) {

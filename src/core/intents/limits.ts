@@ -149,6 +149,13 @@ export function limiterView(s: LimitsState, now?: number): LimiterView {
   }
 }
 
+/**
+ * Intents whose answer stores nothing here: a node over its storage budget
+ * still answers them (a full node must still serve its own chunks, or its
+ * history could never be replicated).
+ */
+export const STORAGE_FREE = new Set(['ping', 'want-chunk'])
+
 export type Verdict =
   { answer: 'yes' } | { answer: 'no'; reason: string; retryAfter: number | null } | { answer: 'silent'; reason: string }
 
@@ -159,7 +166,7 @@ export function decide(s: LimitsState, origin: string, kind: string, now?: numbe
   if (fromOrigin > s.budgets.perOriginMax) return { answer: 'no', reason: 'flood', retryAfter: 10_000 }
   const v = limiterView(s, now)
   if (s.budgets.refuse.includes(kind)) return { answer: 'no', reason: 'objective', retryAfter: null }
-  if (v.economic.critical) return { answer: 'no', reason: 'economic', retryAfter: null }
+  if (v.economic.critical && !STORAGE_FREE.has(kind)) return { answer: 'no', reason: 'economic', retryAfter: null }
   if (v.load.critical) return { answer: 'no', reason: 'load', retryAfter: 2_000 }
   if (v.topology.critical) return { answer: 'no', reason: 'topology', retryAfter: 5_000 }
   return { answer: 'yes' }
