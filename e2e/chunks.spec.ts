@@ -166,7 +166,7 @@ test('through the Chunks panel: B sees A seeding, opens A read-only, verifies it
   const panel = B.getByTestId('chunks-panel')
   await expect(panel).toBeVisible()
   // B learns from A's signed record that A holds its own two sealed chunks.
-  await expect(panel.getByTestId('chunks-series-row').filter({ hasText: a.id.slice(0, 8) })).toBeVisible({
+  await expect(panel.locator(`[data-testid="chunks-series-row"][data-author="${a.id}"]`)).toBeVisible({
     timeout: 30_000,
   })
   await panel.getByLabel('Node id to open').fill(a.id)

@@ -156,6 +156,8 @@ export class Series {
   private statusValue: SeriesStatus = 'ok'
   private problemList: Problem[] = []
   private verification: Promise<VerifyReport> | null = null
+  /** The load-time verification's report, once done. */
+  private loadReport: VerifyReport | null = null
   private committing = false
   private commitScheduled = false
   private waiters: Waiter[] = []
@@ -218,7 +220,7 @@ export class Series {
   }
   /** Resolves with the report of the load-time background verification. */
   get verified(): Promise<VerifyReport> {
-    return this.verification ?? Promise.resolve(this.emptyReport())
+    return this.verification ?? Promise.resolve(this.loadReport ?? this.emptyReport())
   }
 
   subscribe(fn: (e: SeriesEvent) => void): () => void {
@@ -764,6 +766,7 @@ export class Series {
     this.verification = this.verify().then(
       (report) => {
         this.verification = null
+        this.loadReport = report
         if (report.ok) {
           this.statusValue = 'ok'
           this.emit({ type: 'status', status: 'ok', problems: [] })
