@@ -14,8 +14,13 @@ export interface BenchEnv {
   close(): Promise<void>
 }
 
-export async function startBench(): Promise<BenchEnv> {
-  const server: Server = createServer({})
+export interface BenchOptions {
+  /** Directory the server serves the app from (default: dist/). */
+  staticDir?: string
+}
+
+export async function startBench(opts: BenchOptions = {}): Promise<BenchEnv> {
+  const server: Server = createServer(opts.staticDir ? { staticDir: opts.staticDir } : {})
   const { url } = await server.listen()
   const profile = mkdtempSync(join(tmpdir(), 'ir3-bench-'))
   const context = await chromium.launchPersistentContext(profile, {

@@ -14,6 +14,9 @@ import type { Budgets, LimiterView } from './core/intents/limits.ts'
 import type { ChunksView } from './core/chunks/service.ts'
 import type { Series } from './core/series/series.ts'
 import type { WebTorrentSwarm } from './adapters/webtorrent-swarm.ts'
+import type { Clock, Verifier } from './core/ports.ts'
+import { exportSeries, importSeries } from './core/series/export.ts'
+import { builtInReducers } from './core/node.ts'
 
 /** Another node's series as opened here: verified, with its derived state. */
 export interface OpenedSummary {
@@ -103,6 +106,10 @@ export interface Ir3Api {
   openedState(nodeId: string, atSeq?: number): Promise<States>
   /** Entries [from, to) of an opened series. */
   openedEntries(nodeId: string, from: number, to: number): Promise<EntryView[]>
+  /** This series as an NDJSON export file (header + one canonical entry per line, up to the latest checkpoint). */
+  exportSeries(): Promise<string>
+  /** Opens an export file read-only (verified against its signed checkpoint); reachable with openedState/openedEntries by its author id. */
+  importSeries(text: string): Promise<OpenedSummary>
   /** Test hooks (`?test=on` only). */
   readonly test: TestHooks | null
 }
@@ -112,7 +119,7 @@ export function createApi(
   how: string,
   nodes: () => Promise<NodeSummary[]>,
   meshName = 'default',
-  extra: { swarm?: WebTorrentSwarm; test?: TestHooks | null } = {},
+  extra: { swarm?: WebTorrentSwarm; test?: TestHooks | null; verifier?: Verifier; clock?: Clock } = {},
 ): Ir3Api {
   const opened = new Map<string, Series>()
   const openedSeries = (id: string): Series => {
@@ -188,6 +195,29 @@ export function createApi(
     openedState: (nodeId, atSeq) => (nodeId === node.id ? node.state(atSeq) : openedSeries(nodeId).state(atSeq)),
     openedEntries: (nodeId, from, to) =>
       nodeId === node.id ? node.entries(from, to) : openedSeries(nodeId).entries(from, to),
+    async exportSeries() {
+      const lines: string[] = []
+      for await (const l of exportSeries(node.series, node.publicKey)) lines.push(l)
+      return lines.join('\n') + '\n'
+    },
+    async importSeries(text) {
+      const { header, series } = await importSeries(text, {
+        verifier: extra.verifier!,
+        clock: extra.clock!,
+        reducers: builtInReducers,
+      })
+      opened.get(header.author)?.close()
+      opened.set(header.author, series)
+      const verified = series.status === 'damaged' ? await series.verify() : await series.verified
+      return {
+        author: header.author,
+        length: series.length,
+        from: 'file',
+        status: series.status,
+        verified,
+        state: await series.state(),
+      }
+    },
     test: extra.test ?? null,
   }
 }

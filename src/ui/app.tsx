@@ -22,6 +22,7 @@ import { NodesList } from './nodes-list.tsx'
 import { SeriesList } from './series-list.tsx'
 import { createInspectorStore } from './store.ts'
 import { VerifyPanel } from './verify-panel.tsx'
+import { TransferPanel } from './transfer-panel.tsx'
 import './styles.css'
 
 export interface AppContext {
@@ -47,6 +48,7 @@ function App() {
             <EntryDetail />
             <DerivedState />
             <VerifyPanel />
+            <TransferPanel />
             <NodesList />
           </div>
         </div>

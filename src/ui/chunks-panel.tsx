@@ -528,7 +528,8 @@ function OpenSeries({ opener }: { opener: Opener }) {
 type Verification =
   { state: 'pending' } | { state: 'done'; report: VerifyReport } | { state: 'failed'; message: string }
 
-function OpenedResult({ opened }: { opened: OpenedSeries }) {
+/** An opened series (fetched, held, or imported from a file): where from, verified or not, derived state, time travel. */
+export function OpenedResult({ opened }: { opened: OpenedSeries }) {
   const node = useNode()
   const { series } = opened
   const own = series === node.series
@@ -536,7 +537,8 @@ function OpenedResult({ opened }: { opened: OpenedSeries }) {
   const [verification, setVerification] = useState<Verification>({ state: 'pending' })
   useEffect(() => {
     let live = true
-    series.verified.then(
+    // A series damaged on open gets a full check, which says where each problem is.
+    ;(series.status === 'damaged' ? series.verify() : series.verified).then(
       (report) => live && setVerification({ state: 'done', report }),
       (e: unknown) => live && setVerification({ state: 'failed', message: errorMessage(e) }),
     )
@@ -564,7 +566,15 @@ function OpenedResult({ opened }: { opened: OpenedSeries }) {
           {own && <span className="tag tag-self chunks-tag">this node</span>}
         </dd>
         <dt>from</dt>
-        <dd>{opened.from === null ? 'this node' : opened.from === 'mesh' ? 'the mesh' : 'chunks already held'}</dd>
+        <dd>
+          {opened.from === null
+            ? 'this node'
+            : opened.from === 'mesh'
+              ? 'the mesh'
+              : opened.from === 'file'
+                ? 'a file'
+                : 'chunks already held'}
+        </dd>
         <dt>length</dt>
         <dd data-testid="opened-length" data-value={length}>
           {countOf(length, 'entry', 'entries')}

@@ -19,7 +19,6 @@
 import { Ir3Error } from '../errors.ts'
 import type { JsonValue } from '../json.ts'
 import type {
-  ChunkRecord,
   ChunkStore,
   ChunkSwarm,
   Clock,
@@ -34,12 +33,10 @@ import type { Intents } from '../intents/intents.ts'
 import type { IntentsState } from '../intents/reducers.ts'
 import { decide, type LimitsState } from '../intents/limits.ts'
 import type { PeerRecord } from '../mesh/frames.ts'
-import { Series } from '../series/series.ts'
+import type { Series } from '../series/series.ts'
 import type { Reducer, States } from '../series/reducers.ts'
-import { fromHex, leafHash, toHex } from '../series/hash.ts'
-import { MerkleFrontier } from '../series/merkle.ts'
-import { unframeEntries } from '../series/frames.ts'
-import { createMemoryEventStore } from '../testing/memory-store.ts'
+import { toHex } from '../series/hash.ts'
+import { openReadOnlySeries } from '../series/read-only.ts'
 import { fromBase64, SEGMENT_CHUNKS, toBase64, verifyHead, verifySealed } from './head.ts'
 import type { ChunksState } from './reducers.ts'
 
@@ -845,54 +842,15 @@ export class Chunks {
 
   /** A Series over a held copy: verified on open like one's own, read-only. */
   private async readOnlySeries(h: HeldSeries): Promise<Series> {
-    const C = this.C
-    const size = h.checkpoint.size
-    const sealed = Math.floor(size / C)
-    const records: ChunkRecord[] = []
-    const rootsFrontier = new MerkleFrontier()
-    for (let k = 0; k < sealed; k += SEGMENT_CHUNKS) {
-      for (const c of await this.deps.store.chunks(h.author, k, Math.min(sealed, k + SEGMENT_CHUNKS))) {
-        const root = fromHex(h.roots[c.index]!)!
-        records.push({ index: c.index, count: C, data: c.data, root })
-        rootsFrontier.push(root)
-      }
-    }
-    if (records.length !== sealed)
-      throw new Ir3Error('ERR_DAMAGED', `held copy lacks chunks (${records.length} of ${sealed})`)
-    const tailFrontier = new MerkleFrontier()
-    let last: Uint8Array | null = null
-    const tailEntries = unframeEntries(h.tail, C).entries
-    for (const e of tailEntries) tailFrontier.push((last = leafHash(e)))
-    if (tailEntries.length > 0) records.push({ index: sealed, count: tailEntries.length, data: h.tail })
-    if (!last && sealed > 0) {
-      const lastChunk = unframeEntries(records[sealed - 1]!.data, C).entries
-      last = leafHash(lastChunk[lastChunk.length - 1]!)
-    }
-    const store = createMemoryEventStore()
-    await store.commit({
-      chunks: records,
-      head: {
-        size,
-        lastHash: toHex(last!),
-        peaks: [...rootsFrontier.peaks(), ...tailFrontier.peaks()],
-        checkpoint: h.checkpoint,
-      },
-      snapshots: [],
-    })
-    const key = fromHex(h.publicKey)!
-    const series = await Series.open({
-      author: h.author,
-      signer: {
-        publicKey: key,
-        sign: () => Promise.reject(new Ir3Error('ERR_READ_ONLY', 'another node’s series is read-only')),
-      },
-      verifier: this.deps.verifier,
-      store,
-      clock: this.deps.clock,
-      reducers: this.deps.reducers,
-      chunkSize: C,
-    })
-    return series
+    const sealed = Math.floor(h.checkpoint.size / this.C)
+    const chunks: Uint8Array[] = []
+    for (let k = 0; k < sealed; k += SEGMENT_CHUNKS)
+      for (const c of await this.deps.store.chunks(h.author, k, Math.min(sealed, k + SEGMENT_CHUNKS)))
+        chunks.push(c.data)
+    return openReadOnlySeries(
+      { author: h.author, publicKey: h.publicKey, checkpoint: h.checkpoint, sealed: chunks, tail: h.tail },
+      { verifier: this.deps.verifier, clock: this.deps.clock, reducers: this.deps.reducers, chunkSize: this.C },
+    )
   }
 
   private changed(): void {

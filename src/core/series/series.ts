@@ -61,6 +61,8 @@ export interface SeriesOptions {
    * per message received) share one checkpoint and one transaction.
    */
   commitDelayMs?: number
+  /** Another node's series opened here: appends throw ERR_READ_ONLY. */
+  readOnly?: boolean
 }
 
 export type SeriesStatus = 'verifying' | 'ok' | 'damaged'
@@ -129,6 +131,7 @@ export class Series {
   private readonly reducers: readonly Reducer[]
   private readonly key: string
   private readonly commitDelayMs: number
+  readonly readOnly: boolean
 
   private size = 0
   private durable = 0
@@ -176,6 +179,7 @@ export class Series {
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE
     this.snapshotEvery = opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY
     this.commitDelayMs = opts.commitDelayMs ?? 0
+    this.readOnly = opts.readOnly ?? false
     if (this.chunkSize < 1 || (this.chunkSize & (this.chunkSize - 1)) !== 0) {
       throw new Ir3Error('ERR_BAD_RANGE', 'chunkSize must be a power of two')
     }
@@ -231,6 +235,7 @@ export class Series {
   /** Appends an entry; returns at once. Throws ERR_DAMAGED on a damaged series, ERR_BAD_KIND / ERR_NOT_JSON / ERR_ENTRY_TOO_LARGE on bad input. */
   append(kind: string, body: JsonValue): { seq: number; hash: string } {
     if (this.destroyed) throw new Ir3Error('ERR_DESTROYED', 'series is closed')
+    if (this.readOnly) throw new Ir3Error('ERR_READ_ONLY', `the series of ${this.author} is read-only here`)
     if (this.statusValue === 'damaged') {
       throw new Ir3Error(
         'ERR_DAMAGED',
