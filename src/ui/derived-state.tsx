@@ -4,6 +4,7 @@ import { formatCount, isoTime, localDateTime } from './format.ts'
 import { useInspector } from './inspector-context.tsx'
 import { FigureStat } from './stat.tsx'
 import { TimeTravel } from './time-travel.tsx'
+import { StateDiff } from './state-diff.tsx'
 
 /** The reducers' state: live, or as of the seq picked in time travel. */
 export function DerivedState() {
@@ -89,6 +90,7 @@ export function DerivedState() {
           ))}
         </ul>
       )}
+      <StateDiff />
     </section>
   )
 }

@@ -15,7 +15,10 @@ export const SCAN_WINDOW = 1024 * BLOCK
 const SLICE_MS = 8
 
 export interface KindScanSnapshot {
+  /** The kind searched for ('' for any). */
   kind: string
+  /** Text searched for in bodies, lower case ('' for any). */
+  text: string
   /** Matching seqs, ascending. Only the first `count` are part of this snapshot. */
   matches: readonly number[]
   count: number
@@ -35,7 +38,15 @@ export interface KindScan {
   dispose(): void
 }
 
-export function createKindScan(node: Ir3Node, kind: string): KindScan {
+/**
+ * Entries of `kind` ('' for any) whose body's JSON text contains `text`
+ * (case-insensitive; '' for any). Bodies are peer-supplied data: they are
+ * only searched as text, never interpreted.
+ */
+export function createKindScan(node: Ir3Node, kind: string, text = ''): KindScan {
+  const needle = text.toLowerCase()
+  const matchesEntry = (e: { kind: string; body: unknown }) =>
+    (kind === '' || e.kind === kind) && (needle === '' || JSON.stringify(e.body).toLowerCase().includes(needle))
   const from = Math.max(0, Math.floor((node.length - SCAN_WINDOW) / BLOCK) * BLOCK)
   const matches: number[] = []
   const listeners = new Set<() => void>()
@@ -44,10 +55,10 @@ export function createKindScan(node: Ir3Node, kind: string): KindScan {
   let error: string | null = null
   let disposed = false
   let wake: (() => void) | null = null
-  let snap: KindScanSnapshot = { kind, matches, count: 0, from, scannedTo: at, caughtUp, error }
+  let snap: KindScanSnapshot = { kind, text: needle, matches, count: 0, from, scannedTo: at, caughtUp, error }
 
   const notify = createFrameScheduler(() => {
-    snap = { kind, matches, count: matches.length, from, scannedTo: at, caughtUp, error }
+    snap = { kind, text: needle, matches, count: matches.length, from, scannedTo: at, caughtUp, error }
     for (const fn of listeners) fn()
   })
 
@@ -72,7 +83,7 @@ export function createKindScan(node: Ir3Node, kind: string): KindScan {
       const to = Math.min(length, (Math.floor(at / BLOCK) + 1) * BLOCK)
       const entries = await node.entries(at, to)
       if (disposed) return
-      for (const e of entries) if (e.kind === kind) matches.push(e.seq)
+      for (const e of entries) if (matchesEntry(e)) matches.push(e.seq)
       if (entries.length < to - at) throw new Error(`entries from seq ${at + entries.length} could not be read`)
       at = to
       notify.schedule()

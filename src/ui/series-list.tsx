@@ -103,24 +103,31 @@ export function SeriesList({ append }: { append?: ReactNode }) {
   useSyncExternalStore(cache.subscribe, cache.version)
   const [follow, setFollow] = useState(true)
   const [kind, setKind] = useState('')
+  const [textInput, setTextInput] = useState('')
+  const [text, setText] = useState('')
   const [scan, setScan] = useState<KindScan | null>(null)
   const id = useId()
 
+  // The body search starts once typing pauses.
   useEffect(() => {
-    if (kind === '') {
+    const t = setTimeout(() => setText(textInput.trim().toLowerCase()), 250)
+    return () => clearTimeout(t)
+  }, [textInput])
+  useEffect(() => {
+    if (kind === '' && text === '') {
       setScan(null)
       return
     }
-    const s = createKindScan(node, kind)
+    const s = createKindScan(node, kind, text)
     setScan(s)
     return () => s.dispose()
-  }, [node, kind])
+  }, [node, kind, text])
   const scanned: KindScanSnapshot | null = useSyncExternalStore(
     scan ? scan.subscribe : noSubscribe,
     scan ? scan.snapshot : noSnapshot,
   )
-  const filter = kind !== '' && scanned?.kind === kind ? scanned : null
-  const filtering = kind !== ''
+  const filtering = kind !== '' || text !== ''
+  const filter = filtering && scanned?.kind === kind && scanned.text === text ? scanned : null
   const count = useSettledCount(filtering ? (filter?.count ?? 0) : length)
   const matches = filter?.matches
 
@@ -359,6 +366,18 @@ export function SeriesList({ append }: { append?: ReactNode }) {
             ))}
           </select>
         </label>
+        <label className="field">
+          <span className="field-label">Search</span>
+          <input
+            className="input input-search"
+            type="search"
+            placeholder="text in bodies"
+            value={textInput}
+            onChange={(e) => setTextInput(e.target.value)}
+            aria-label="Search entry bodies"
+            data-testid="body-search"
+          />
+        </label>
         <form className="field jump" onSubmit={onJump}>
           <label className="field-label" htmlFor={`${id}-jump`}>
             Jump to seq
@@ -395,7 +414,9 @@ export function SeriesList({ append }: { append?: ReactNode }) {
           className="series-viewport"
           role="listbox"
           tabIndex={0}
-          aria-label={filtering ? `Entries of kind ${kind}` : 'Entries'}
+          aria-label={
+            filtering ? `Entries${kind ? ` of kind ${kind}` : ''}${text ? ` containing “${text}”` : ''}` : 'Entries'
+          }
           aria-activedescendant={activeId}
           data-testid="series-list"
           data-count={count}
@@ -444,7 +465,7 @@ export function SeriesList({ append }: { append?: ReactNode }) {
             <p className="series-empty">
               {filtering
                 ? filter?.caughtUp
-                  ? `No ${kind} entries in the range searched.`
+                  ? `No ${kind ? `${kind} ` : ''}entries${text ? ` containing “${text}”` : ''} in the range searched.`
                   : 'Searching…'
                 : 'No entries yet. Append a note above, or call window.ir3.append(kind, body) from the console.'}
             </p>
@@ -454,7 +475,7 @@ export function SeriesList({ append }: { append?: ReactNode }) {
       <div className="series-foot">
         <p className="muted" data-testid="series-summary">
           {filtering && filter ? (
-            <FilterSummary filter={filter} total={kindTotal} />
+            <FilterSummary filter={filter} total={kind ? kindTotal : length} />
           ) : (
             countOf(count, 'entry', 'entries')
           )}
@@ -473,7 +494,9 @@ function FilterSummary({ filter, total }: { filter: KindScanSnapshot; total: num
   const read = filter.scannedTo - filter.from
   return (
     <>
-      {formatCount(filter.count)} of {countOf(total, `${filter.kind} entry`, `${filter.kind} entries`)}
+      {formatCount(filter.count)} of{' '}
+      {countOf(total, `${filter.kind || 'all'} entry`, `${filter.kind ? `${filter.kind} ` : ''}entries`)}
+      {filter.text !== '' && <> containing “{filter.text}”</>}
       {filter.error !== null ? (
         <span className="error-text"> · search stopped: {filter.error}</span>
       ) : filter.caughtUp ? (
