@@ -154,6 +154,60 @@ describe('chunks', () => {
     for (const n of sim.nodes) n.destroy()
   }, 120_000)
 
+  it('malformed direct requests and stray answers are dropped and counted; a peer that keeps sending them is cut off', async () => {
+    const seed = pickSeed('bad direct')
+    const sim = await mesh(seed, 2, { replicate: false })
+    const [a, evil] = sim.nodes as [Ir3Node, Ir3Node]
+    await writeNotes(a, 3 * C)
+    expect(await until(sim, 5000, () => a.mesh!.isReady(evil.id))).toBe(true)
+    const raw = (d: unknown, c = 'series') =>
+      evil.mesh!._testOnlySendRaw(a.id, new TextEncoder().encode(JSON.stringify({ t: 'x', c, d })))
+    const before = { ...a.mesh!.stats.dropped }
+    raw({ q: 'head' }) // no request id
+    raw({ r: 'x'.repeat(100), q: 'head', a: a.id }) // oversized id
+    raw({ r: '1', ok: true, cp: {} }) // an answer nobody asked for
+    raw({ r: '2', q: 'head', a: 'not-an-id' }) // answered with an error, not a crash
+    raw({ r: '3', q: 'part', a: a.id, size: 1, what: 'roots', off: -1 })
+    raw({ r: '4', q: 'open', a: a.id }, 'nope') // a channel nobody serves
+    await sim.run(500, 10)
+    expect(a.mesh!.stats.dropped.malformed - before.malformed).toBe(3)
+    expect(a.mesh!.stats.dropped.stale - before.stale).toBe(1)
+    expect(a.status).not.toBe('damaged')
+    // A node that keeps it up loses the link (and it is recorded).
+    for (let i = 0; i < 30; i++) raw({ q: 'head' })
+    await sim.run(500, 10)
+    expect(a.mesh!.isReady(evil.id)).toBe(false)
+    const dropped = await entriesOf(a, 'peer-dropped')
+    expect(dropped.some((e) => e.body['peer'] === evil.id)).toBe(true)
+    for (const n of sim.nodes) n.destroy()
+  })
+
+  it('a head whose roots do not match its signed checkpoint is rejected with the seeder', async () => {
+    const seed = pickSeed('forged head')
+    const sim = await mesh(seed, 3, { replicationTarget: 1 })
+    const [author, liar] = sim.nodes as [Ir3Node, Ir3Node, Ir3Node]
+    await writeNotes(author, 4 * C + 1)
+    expect(await until(sim, 30_000, () => holdersOf(sim, author, 4).length >= 1)).toBe(true)
+    const holder = holdersOf(sim, author, 4)[0]!
+    // The holder now lies about a root in the head it serves; the author is gone.
+    const held = holder.chunkService!.held_(author.id)!
+    held.roots[1] = held.roots[0]!
+    sim.remove(author)
+    void liar
+    const reader = await sim.add({ chunks: { replicate: false } })
+    await sim.run(3000, 10)
+    let failure: unknown = null
+    void reader.openSeries(author.id).catch((e: unknown) => (failure = e))
+    await until(sim, 20_000, () => failure !== null)
+    expect(String(failure)).toMatch(/ERR_NOT_FOUND/)
+    const rejected = await entriesOf(reader, 'chunk-rejected')
+    expect(rejected.length).toBeGreaterThan(0)
+    expect(rejected[0]!.body).toMatchObject({ author: author.id, index: -1, seeders: [holder.id] })
+    expect(String(rejected[0]!.body['reason'])).toMatch(/roots do not match/)
+    expect((await entriesOf(reader, 'chunk-stored')).length).toBe(0)
+    for (const n of sim.nodes) n.destroy()
+  })
+
   it('the author going away loses nothing once the target is reached; time travel matches', async () => {
     const seed = pickSeed('author gone')
     const sim = await mesh(seed, 6)
