@@ -1,6 +1,7 @@
 import { useEffect } from 'react'
 import { CopyButton } from './copy-button.tsx'
-import { formatCount } from './format.ts'
+import { formatBytes, formatCount } from './format.ts'
+import type { LimitsState } from '../core/intents/limits.ts'
 import { useApp, useInspector } from './inspector-context.tsx'
 import { StatusBadge } from './status-badge.tsx'
 
@@ -16,6 +17,10 @@ export function NodeHeader() {
   const length = useInspector((s) => s.length)
   const durable = useInspector((s) => s.durableLength)
   const status = useInspector((s) => s.status)
+  const server = useInspector((s) => s.mesh?.serverState ?? null)
+  const degree = useInspector((s) => s.mesh?.degree ?? 0)
+  const target = useInspector((s) => s.mesh?.target ?? 0)
+  const limits = useInspector((s) => s.live['limits'] as LimitsState | undefined)
 
   useEffect(() => {
     document.title = `${node.name} · iR³ Web`
@@ -62,6 +67,29 @@ export function NodeHeader() {
           </span>{' '}
           on disk
           {pending > 0 && <span className="muted"> · {formatCount(pending)} writing</span>}
+        </p>
+        <p className="node-net muted" data-testid="node-net">
+          {server !== null && (
+            <>
+              server <span className={`tag tag-server-${server}`}>{server}</span> · degree{' '}
+              <span data-testid="node-degree" data-value={degree}>
+                {degree}/{target}
+              </span>
+            </>
+          )}
+          {limits && (
+            <>
+              {server !== null && ' · '}
+              storage{' '}
+              <span
+                data-testid="node-storage"
+                data-value={limits.storageUsed}
+                className={limits.storageUsed >= limits.budgets.storageBytes ? 'error-text' : undefined}
+              >
+                {formatBytes(limits.storageUsed)} of {formatBytes(limits.budgets.storageBytes)}
+              </span>
+            </>
+          )}
         </p>
       </div>
     </header>
