@@ -32,6 +32,8 @@ const MAX_SEEDED = 24
 const IDLE_MS = 120_000
 const ASK_TIMEOUT_MS = 10_000
 const STALL_MS = 30_000
+/** Segment channels one peer may have open with this node at once. */
+const MAX_CHANNELS_PER_PEER = 16
 
 export interface WebTorrentSwarmStats {
   seeded: number
@@ -171,6 +173,7 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
   const fetching = new Set<WtTorrent>()
   const asks = new Map<string, (d: Record<string, JsonValue> | null) => void>()
   const nextChannel = new Map<string, number>()
+  const openChannels = new Map<string, number>()
   let askSeq = 0
   const stats: WebTorrentSwarmStats = {
     seeded: 0,
@@ -209,22 +212,41 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
     const n = links?.native(peer)
     const pc = (n?.link as { _pc?: RTCPeerConnection } | undefined)?._pc
     if (!n || !pc || pc.connectionState === 'closed') return null
+    // Even ids are the link initiator's to pick, odd ones the other side's; a new link may swap roles.
+    const mine = n.initiator ? 0 : 1
     let ch = id
     if (ch === undefined) {
-      const next = nextChannel.get(peer) ?? (n.initiator ? 1000 : 1001)
+      const prev = nextChannel.get(peer)
+      const next = prev !== undefined && prev % 2 === mine ? prev : 1000 + mine
       ch = next
-      nextChannel.set(peer, next + 2 > 65_000 ? (n.initiator ? 1000 : 1001) : next + 2)
+      nextChannel.set(peer, next + 2 > 65_000 ? 1000 + mine : next + 2)
+    } else if (ch % 2 === mine) return null
+    const open = openChannels.get(peer) ?? 0
+    if (open >= MAX_CHANNELS_PER_PEER) return null
+    let dc: RTCDataChannel
+    try {
+      dc = pc.createDataChannel(`wt-${ch}`, { negotiated: true, id: ch, ordered: true })
+    } catch (e: unknown) {
+      note(e)
+      return null
     }
     stats.channels++
-    return { dc: pc.createDataChannel(`wt-${ch}`, { negotiated: true, id: ch, ordered: true }), id: ch }
+    openChannels.set(peer, open + 1)
+    dc.addEventListener('close', () => {
+      const left = (openChannels.get(peer) ?? 1) - 1
+      if (left > 0) openChannels.set(peer, left)
+      else openChannels.delete(peer)
+    })
+    return { dc, id: ch }
   }
 
   function evictIdle(): void {
     const now = Date.now()
     const byAge = [...seeded.entries()].sort((a, b) => a[1].usedAt - b[1].usedAt)
+    // Torrents with peers are never evicted: a busy holder refuses new segments instead.
     for (const [key, s] of byAge) {
-      const idle = now - s.usedAt > IDLE_MS && s.torrent.numPeers === 0
-      if (idle || seeded.size > MAX_SEEDED) {
+      if (s.torrent.numPeers > 0) continue
+      if (now - s.usedAt > IDLE_MS || seeded.size > MAX_SEEDED) {
         seeded.delete(key)
         s.torrent.destroy({ destroyStore: true })
       }
@@ -243,6 +265,8 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
     if (!data) return null
     const again = seeded.get(key)
     if (again) return again
+    evictIdle()
+    if (seeded.size >= MAX_SEEDED) return null
     const c = await wt()
     const files = data.map((d, i) => new File([d as Uint8Array<ArrayBuffer>], `${String(i).padStart(3, '0')}.chunk`))
     const torrent = c.seed(files, {
@@ -265,7 +289,6 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
     const s: Seeded = { torrent, usedAt: Date.now(), ready }
     seeded.set(key, s)
     stats.seeded++
-    evictIdle()
     return s
   }
 
@@ -296,9 +319,9 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
       const sd = await seed(a, s, n)
       if (!sd) {
         stats.refused++
-        return void reply({ err: 'not held' })
+        return void reply({ err: 'not held, or too busy' })
       }
-      const ih = await sd.ready
+      const ih = await withTimeout(sd.ready, STALL_MS, 'segment not ready')
       const c = channel(from, ch)
       if (!c) return void reply({ err: 'no link' })
       sd.torrent.addPeer(new ChannelStream(`${from}:${ch}`, c.dc))
@@ -356,12 +379,32 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
   ): Promise<Map<number, Uint8Array>> {
     const c = await wt()
     const started = performance.now()
-    // With the torrent file the torrent is ready at once; one whose info does not hash to `ih` is dropped.
-    const torrent = c.add((tf ?? ih) as string, { announce: [], store: MemStore, storeCacheSlots: 0, deselect: true })
+    // A torrent of this infohash still here (e.g. seeded from chunks since dropped) would make add() refuse.
+    for (const t of c.torrents.filter((t) => t.infoHash === ih)) {
+      for (const [key, sd] of seeded) if (sd.torrent === t) seeded.delete(key)
+      t.destroy({ destroyStore: true })
+    }
+    const open = async (id: string | Uint8Array) => {
+      const t = c.add(id as string, { announce: [], store: MemStore, storeCacheSlots: 0, deselect: true })
+      if (!t.infoHash) await waitFor(t, 'infoHash', 10_000)
+      if (t.infoHash !== ih) {
+        t.destroy()
+        throw new Error('torrent file does not match the infohash')
+      }
+      return t
+    }
+    // With the holder's torrent file the torrent is ready at once; a bad or mismatching one is
+    // dropped and the infohash alone is used (metadata then comes from the peers).
+    let torrent: WtTorrent
+    try {
+      torrent = await open(tf ?? ih)
+    } catch (e: unknown) {
+      if (!tf) throw e
+      note(e)
+      torrent = await open(ih)
+    }
     fetching.add(torrent)
     try {
-      if (!torrent.infoHash) await new Promise((r) => torrent.once('infoHash', r))
-      if (torrent.infoHash !== ih) throw new Error('torrent file does not match the infohash')
       for (const s of streams) torrent.addPeer(s)
       if (!torrent.ready) await waitFor(torrent, 'ready', STALL_MS)
       const wanted = new Set(req.files)
@@ -414,13 +457,19 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
       const best = [...groups.values()].sort((a, b) => b.length - a.length)[0]
       for (const g of groups.values()) if (g !== best) for (const o of g) o.stream.destroy()
       if (!best) throw new Error(`none of ${req.holders.length} holders opened the segment`)
-      const files = await download(
-        req,
-        best[0]!.ih,
-        best.find((o) => o.tf)?.tf ?? null,
-        best.map((o) => o.stream),
-        onProgress,
-      )
+      let files: Map<number, Uint8Array>
+      try {
+        files = await download(
+          req,
+          best[0]!.ih,
+          best.find((o) => o.tf)?.tf ?? null,
+          best.map((o) => o.stream),
+          onProgress,
+        )
+      } catch (e: unknown) {
+        for (const o of best) o.stream.destroy()
+        throw e
+      }
       return { files, from: best.map((o) => o.peer) }
     },
     forget(author) {
@@ -474,10 +523,36 @@ function fromB64(s: string): Uint8Array | null {
 
 function waitFor(t: WtTorrent, ev: string, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${ev} within ${ms / 1000} s`)), ms)
-    t.once(ev, () => {
+    const done = (err: Error | null) => {
       clearTimeout(timer)
-      resolve()
-    })
+      t.removeListener(ev, onEvent)
+      t.removeListener('error', onError)
+      t.removeListener('close', onClose)
+      if (err) reject(err)
+      else resolve()
+    }
+    const onEvent = () => done(null)
+    const onError = (e: unknown) => done(e instanceof Error ? e : new Error(String(e)))
+    const onClose = () => done(new Error(`torrent closed before ${ev}`))
+    const timer = setTimeout(() => done(new Error(`no ${ev} within ${ms / 1000} s`)), ms)
+    t.once(ev, onEvent)
+    t.once('error', onError)
+    t.once('close', onClose)
+  })
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)
+    p.then(
+      (v) => {
+        clearTimeout(timer)
+        resolve(v)
+      },
+      (e: unknown) => {
+        clearTimeout(timer)
+        reject(e instanceof Error ? e : new Error(String(e)))
+      },
+    )
   })
 }

@@ -245,5 +245,7 @@ export interface ChunkSwarm {
   fetch(req: SwarmFetch, onProgress?: (p: SwarmProgress) => void): Promise<SwarmResult>
   /** Torrents live now (seeding or fetching). */
   live(): number
+  /** Stops serving anything of `author` made from data this node no longer holds. */
+  forget?(author: string): void
   close(): void
 }

@@ -35,7 +35,10 @@ import { decide, type LimitsState } from '../intents/limits.ts'
 import type { PeerRecord } from '../mesh/frames.ts'
 import type { Series } from '../series/series.ts'
 import type { Reducer, States } from '../series/reducers.ts'
-import { toHex } from '../series/hash.ts'
+import { fromHex, toHex } from '../series/hash.ts'
+import { nodeIdFromPublicKey } from '../identity.ts'
+import { verifyCheckpoint } from '../series/checkpoint.ts'
+import { MAX_ENTRY_BYTES } from '../series/encoding.ts'
 import { openReadOnlySeries } from '../series/read-only.ts'
 import { fromBase64, SEGMENT_CHUNKS, toBase64, verifyHead, verifySealed } from './head.ts'
 import type { ChunksState } from './reducers.ts'
@@ -124,6 +127,10 @@ interface ServedHead {
 }
 
 const ROOTS_PER_PART = 400
+const MAX_WANT_TARGETS = 64
+const HOLDER_ENTRIES_PER_MIN = 32
+/** The largest series a head may claim (2^32 entries). */
+const MAX_SERIES = 2 ** 32
 const TAIL_PART = 30_000
 const ID = /^[0-9a-f]{32}$/
 
@@ -154,6 +161,7 @@ export class Chunks {
   private readonly lastHeadCheck = new Map<string, number>()
   private readonly holderRecordedAt = new Map<string, number>()
   private readonly retryAt = new Map<string, number>()
+  private readonly holderQuota = new Map<string, { since: number; left: number }>()
   private readonly listeners = new Set<() => void>()
   private replicating = false
   private reqSeq = 0
@@ -449,20 +457,42 @@ export class Chunks {
   private async fetchHead(peer: string, author: string): Promise<{ head: HeldSeries; chunks: number } | null> {
     const h = await this.request(peer, { q: 'head', a: author })
     if (!h || h['ok'] !== true) return null
-    const cp = obj(h['cp']) as unknown as SignedCheckpoint
+    const raw = obj(h['cp'])
+    // Only the checkpoint's own fields are kept (anything else would be stored and served on unverified).
+    const cp = { author: raw['author'], size: raw['size'], root: raw['root'], t: raw['t'], sig: raw['sig'] }
     const key = h['key']
     const nRoots = h['roots']
     const tailLen = h['tail']
-    if (
-      typeof key !== 'string' ||
-      typeof nRoots !== 'number' ||
-      typeof tailLen !== 'number' ||
-      typeof cp.size !== 'number'
-    )
+    const int = (v: unknown, max: number): v is number =>
+      typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max
+    const keyBytes = typeof key === 'string' ? fromHex(key) : null
+    const rejectHead = (reason: string) => {
+      this.deps.record('chunk-rejected', { author, index: -1, seq: 0, reason: `head: ${reason}`, seeders: [peer] })
       return null
-    if (nRoots !== Math.ceil(cp.size / this.C) || tailLen > 64 * 1024 * 1024) return null
+    }
+    // Checked before any part is fetched: sizes bounded, the author's key, the author's signature.
+    if (
+      !keyBytes ||
+      keyBytes.length !== 32 ||
+      nodeIdFromPublicKey(keyBytes) !== author ||
+      cp.author !== author ||
+      !int(cp.size, MAX_SERIES) ||
+      cp.size < 1 ||
+      typeof cp.root !== 'string' ||
+      typeof cp.t !== 'number' ||
+      typeof cp.sig !== 'string' ||
+      !int(nRoots, Math.ceil(MAX_SERIES / this.C)) ||
+      !int(tailLen, this.C * MAX_ENTRY_BYTES)
+    )
+      return rejectHead('malformed head')
+    if (nRoots !== Math.ceil(cp.size / this.C)) return rejectHead('root count does not match the size')
+    const sig = await verifyCheckpoint(cp as SignedCheckpoint, keyBytes, this.deps.verifier)
+    if (!sig.ok) return rejectHead(`checkpoint: ${sig.reason}`)
     const roots: string[] = []
+    // A head must arrive within a minute, however slowly the peer answers each part.
+    const deadline = this.deps.clock.now() + 60_000
     while (roots.length < nRoots) {
+      if (this.deps.clock.now() > deadline) return rejectHead('too slow')
       const p = await this.request(peer, { q: 'part', a: author, size: cp.size, what: 'roots', off: roots.length })
       const d = p?.['d']
       if (!Array.isArray(d) || d.length === 0 || !d.every((x) => typeof x === 'string')) return null
@@ -470,6 +500,7 @@ export class Chunks {
     }
     const tail = new Uint8Array(tailLen)
     for (let off = 0; off < tailLen;) {
+      if (this.deps.clock.now() > deadline) return rejectHead('too slow')
       const p = await this.request(peer, { q: 'part', a: author, size: cp.size, what: 'tail', off })
       const bytes = typeof p?.['d'] === 'string' ? fromBase64(p['d']) : null
       if (!bytes || bytes.length === 0 || off + bytes.length > tailLen) return null
@@ -478,8 +509,8 @@ export class Chunks {
     }
     const head: HeldSeries = {
       author,
-      publicKey: key,
-      checkpoint: cp,
+      publicKey: key as string,
+      checkpoint: cp as SignedCheckpoint,
       roots: roots.slice(0, nRoots),
       tail,
       chunks: 0,
@@ -502,11 +533,15 @@ export class Chunks {
 
   /** Declares want-chunk for `author` and resolves with the YES answers, once all targets answered or at the deadline. */
   private async want(author: string, from: number): Promise<{ id: string; chunks: number; size: number }[]> {
-    const { intents, mesh, clock } = this.deps
-    const st = this.chunksState()
-    const targets = new Set(Object.keys(st.holders[author] ?? {}))
-    for (const k of mesh.known()) if (k.holds.some(([a, n]) => a === author && n > 0)) targets.add(k.id)
-    targets.add(author)
+    const { intents, clock } = this.deps
+    // Holders whose signed records are fresh, most chunks first, at most MAX_WANT_TARGETS (stale or
+    // invented holders must not make the target list grow without bound).
+    const fresh = [...(this.adverts().get(author) ?? new Map<string, number>())]
+      .filter(([node]) => node !== this.deps.id && node !== author)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, MAX_WANT_TARGETS - 1)
+      .map(([node]) => node)
+    const targets = new Set([author, ...fresh])
     targets.delete(this.deps.id)
     const { id } = intents.declare(
       'want-chunk',
@@ -551,7 +586,7 @@ export class Chunks {
     let head: HeldSeries | null = null
     let headFrom: string | null = null
     for (const y of yes) {
-      const got = await this.fetchHead(y.id, author)
+      const got = await this.fetchHead(y.id, author).catch(() => null)
       if (got) {
         head = got.head
         headFrom = y.id
@@ -565,12 +600,17 @@ export class Chunks {
       this.stats.jobFailures++
       return null
     }
-    const haveComplete = have !== null && have.chunks === Math.floor(have.checkpoint.size / this.C)
-    if (have && haveComplete && have.checkpoint.size > head.checkpoint.size) head = { ...have, chunks: 0, bytes: 0 }
+    // An older head than the one held is no news: keep the newer, signed one and fill it in.
+    if (have && have.checkpoint.size > head.checkpoint.size) head = { ...have, chunks: 0, bytes: 0 }
     let chunks = have?.chunks ?? 0
     let bytes = have?.bytes ?? 0
-    // Chunks held were checked against the old head; two signed heads of one author must agree on them.
-    if (have && have !== null && have.roots.slice(0, chunks).some((r, k) => head!.roots[k] !== r)) {
+    // Sealed chunks held were checked against the old head; two signed heads of one author must agree on them.
+    const common = Math.min(
+      chunks,
+      Math.floor((have?.checkpoint.size ?? 0) / this.C),
+      Math.floor(head.checkpoint.size / this.C),
+    )
+    if (have && have.roots.slice(0, common).some((r, k) => head!.roots[k] !== r)) {
       this.deps.record('chunk-rejected', {
         author,
         index: -1,
@@ -578,8 +618,7 @@ export class Chunks {
         reason: 'two checkpoints disagree (fork)',
         seeders: [headFrom!],
       })
-      await this.deps.store.drop(author)
-      this.held.delete(author)
+      await this.drop(author, 'fork')
       chunks = 0
       bytes = 0
     }
@@ -644,7 +683,10 @@ export class Chunks {
       }
       if (!progressed && !bad) break
     }
-    if (chunks === (have?.chunks ?? 0) && (!have || have.checkpoint.size < head.checkpoint.size)) {
+    // A head alone is kept only to follow a series already held, or one with nothing sealed yet
+    // (not as a placeholder for a take-on the budget stopped: it would be retried forever).
+    const keepHead = have !== null || sealed === 0
+    if (keepHead && chunks === (have?.chunks ?? 0) && (!have || have.checkpoint.size < head.checkpoint.size)) {
       // No new sealed chunk, a newer head (the open chunk moved on): keep it.
       if (!(await this.makeRoom(author, head.tail.length))) return have
       const next: HeldSeries = { ...head, chunks, bytes }
@@ -714,7 +756,8 @@ export class Chunks {
       let victim: HeldSeries | null = null
       let most = -1
       for (const h of this.held.values()) {
-        if (h.author === author) continue
+        // Never a series a job is filling right now (it would go on writing into a dropped copy).
+        if (h.author === author || this.jobs.has(h.author)) continue
         const n = Object.keys(st.holders[h.author] ?? {}).length
         if (n > most) {
           most = n
@@ -731,6 +774,7 @@ export class Chunks {
     const h = this.held.get(author)
     if (!h) return
     this.held.delete(author)
+    this.deps.swarm.forget?.(author)
     await this.deps.store.drop(author)
     this.deps.record('chunk-dropped', { author, chunks: h.chunks, bytes: h.bytes, reason })
     this.advertise()
@@ -740,11 +784,13 @@ export class Chunks {
 
   private tick(): void {
     if (this.stopped) return
-    void this.replicateOnce().finally(() => {
-      if (this.stopped) return
-      const jitter = 0.75 + this.deps.rng.next() * 0.5
-      this.cancelTick = this.deps.clock.setTimeout(() => this.tick(), this.o.replicateEveryMs * jitter)
-    })
+    void this.replicateOnce()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.stopped) return
+        const jitter = 0.75 + this.deps.rng.next() * 0.5
+        this.cancelTick = this.deps.clock.setTimeout(() => this.tick(), this.o.replicateEveryMs * jitter)
+      })
   }
 
   /** One replication step: catch up a held series that grew, or take on one that lacks holders. */
@@ -753,6 +799,7 @@ export class Chunks {
     this.replicating = true
     try {
       const now = this.deps.clock.now()
+      for (const [a, at] of this.retryAt) if (at < now) this.retryAt.delete(a)
       const adverts = this.adverts()
       // Held series whose author or holders advertise more sealed chunks, or whose author is online (newer open chunk).
       for (const h of this.held.values()) {
@@ -760,6 +807,7 @@ export class Chunks {
         const online = this.deps.mesh.known().some((k) => k.id === h.author && now - k.gossipAt < 30_000)
         const checked = this.lastHeadCheck.get(h.author) ?? 0
         // Each held series is brought up to date at most every 10 s, so taking on under-replicated ones gets its turns.
+        if (this.deps.mesh.isBanned(h.author)) continue
         if (now - checked > 10_000 && (most > h.chunks || online)) {
           this.lastHeadCheck.set(h.author, now)
           const sources = [...(adverts.get(h.author) ?? new Map<string, number>())]
@@ -818,6 +866,20 @@ export class Chunks {
     const st = this.chunksState()
     const listed = new Map(r.h)
     const t = this.deps.clock.now()
+    // Each node may add at most HOLDER_ENTRIES_PER_MIN `chunk-holders` entries a minute to this series.
+    let quota = this.holderQuota.get(r.id)
+    if (!quota || t - quota.since > 60_000) {
+      quota = { since: t, left: HOLDER_ENTRIES_PER_MIN }
+      this.holderQuota.set(r.id, quota)
+    }
+    if (this.holderQuota.size > 2000)
+      for (const [k, q] of this.holderQuota) if (t - q.since > 60_000) this.holderQuota.delete(k)
+    const left = quota
+    const record = (body: { node: string; author: string; chunks: number }) => {
+      if (left.left <= 0) return
+      left.left--
+      this.deps.record('chunk-holders', body)
+    }
     // Growth is recorded coarsely (a quarter segment, or after 30 s) so a
     // catching-up holder does not fill every series with small steps.
     for (const [author, n] of r.h) {
@@ -827,12 +889,11 @@ export class Chunks {
       const last = this.holderRecordedAt.get(key) ?? 0
       if (was === 0 || n < was || n - was >= SEGMENT_CHUNKS / 4 || t - last > 30_000) {
         this.holderRecordedAt.set(key, t)
-        this.deps.record('chunk-holders', { node: r.id, author, chunks: n })
+        record({ node: r.id, author, chunks: n })
       }
     }
     for (const [author, of] of Object.entries(st.holders))
-      if (of[r.id] !== undefined && !listed.has(author))
-        this.deps.record('chunk-holders', { node: r.id, author, chunks: 0 })
+      if (of[r.id] !== undefined && !listed.has(author)) record({ node: r.id, author, chunks: 0 })
     if (this.holderRecordedAt.size > 10_000) this.holderRecordedAt.clear()
   }
 

@@ -180,6 +180,7 @@ const MAX_KNOWN = 1000
 const SIGNAL_TTL = 4
 /** Relayed signals per author per minute. */
 const RELAYS_PER_AUTHOR = 30
+const MIN_RECORD_INTERVAL_MS = 1000
 const SEEN_MS = 60_000
 
 export class Mesh {
@@ -856,6 +857,9 @@ export class Mesh {
     if (p.id === this.id) return
     const k = this.knownNodes.get(p.id)
     if (k && k.t >= p.t) return this.countDuplicate()
+    // At most one record per node per second is taken (and relayed): records are signed by their
+    // node, so a node could otherwise churn them as fast as links carry frames.
+    if (k && k.gossipAt > 0 && this.deps.clock.now() - k.gossipAt < MIN_RECORD_INTERVAL_MS) return this.countDuplicate()
     if (p.t > this.deps.clock.now() + FRESH_MS) return this.dropFrame(c, 'stale', true)
     // A record older than the forget horizon (e.g. a replayed one of a node that left) is not news.
     if (p.t < this.deps.clock.now() - this.o.recordMaxAgeMs) return this.countStale()
