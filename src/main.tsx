@@ -3,7 +3,7 @@
  * WebCrypto signer, the real clock; then the UI and `window.ir3`.
  */
 import { createNode } from './core/node.ts'
-import type { Clock, Rng } from './core/ports.ts'
+import { realClock, realRng } from './adapters/real-clock.ts'
 import { createIdbChunkStore, createIdbEventStore, openIr3Db } from './adapters/idb-store.ts'
 import { createWebTorrentSwarm } from './adapters/webtorrent-swarm.ts'
 import { claimNode, listNodes } from './adapters/node-registry.ts'
@@ -23,14 +23,8 @@ declare global {
   }
 }
 
-const clock: Clock = {
-  now: () => Date.now(),
-  setTimeout(fn, ms) {
-    const h = setTimeout(fn, ms)
-    return () => clearTimeout(h)
-  },
-}
-const rng: Rng = { next: () => Math.random() }
+const clock = realClock
+const rng = realRng
 /** Mesh names as the signaling server accepts them. */
 const MESH_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
 

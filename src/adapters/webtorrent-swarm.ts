@@ -25,6 +25,7 @@ import SimplePeer from 'simple-peer'
 import type WebTorrentClass from 'webtorrent'
 import type { WtTorrent } from 'webtorrent'
 import type { JsonValue } from '../core/json.ts'
+import { fromBase64, toBase64 } from '../core/chunks/head.ts'
 import type { ChunkSwarm, SegmentSource, SwarmFetch, SwarmLinks, SwarmProgress, SwarmResult } from '../core/ports.ts'
 
 const PIECE = 256 * 1024
@@ -329,7 +330,7 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
       // The torrent file (info dictionary, ~1 KB) spares the fetcher a metadata round trip;
       // WebTorrent checks it against the infohash.
       const file = (sd.torrent as unknown as { torrentFile?: Uint8Array }).torrentFile
-      reply(file && file.length < 32_000 ? { ih, tf: toB64(file) } : { ih })
+      reply(file && file.length < 32_000 ? { ih, tf: toBase64(file) } : { ih })
     } catch (e: unknown) {
       note(e)
       reply({ err: e instanceof Error ? e.message.slice(0, 200) : 'failed' })
@@ -366,7 +367,7 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
       c.dc.close()
       return null
     }
-    const tf = typeof answer?.['tf'] === 'string' ? fromB64(answer['tf']) : null
+    const tf = typeof answer?.['tf'] === 'string' ? fromBase64(answer['tf']) : null
     return { peer, ih, tf, stream: new ChannelStream(`${peer}:${c.id}`, c.dc) }
   }
 
@@ -501,23 +502,6 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
       client?.destroy()
       client = null
     },
-  }
-}
-
-function toB64(bytes: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
-  return btoa(s)
-}
-
-function fromB64(s: string): Uint8Array | null {
-  try {
-    const bin = atob(s)
-    const out = new Uint8Array(bin.length)
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
-    return out
-  } catch {
-    return null
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { useEffect, useId, useRef, useState, type ChangeEvent } from 'react'
 import { builtInReducers } from '../core/node.ts'
-import type { Clock } from '../core/ports.ts'
+import { realClock as clock } from '../adapters/real-clock.ts'
 import { exportSeries, importSeries } from '../core/series/export.ts'
 import type { OpenedSeries } from '../core/chunks/service.ts'
 import { createWebCryptoVerifier } from '../adapters/webcrypto-signer.ts'
@@ -14,13 +14,6 @@ import { OpenedResult } from './chunks-panel.tsx'
 import { errorMessage, formatBytes } from './format.ts'
 import { useInspector, useNode } from './inspector-context.tsx'
 
-const clock: Clock = {
-  now: () => Date.now(),
-  setTimeout(fn, ms) {
-    const h = setTimeout(fn, ms)
-    return () => clearTimeout(h)
-  },
-}
 /** Files larger than this are refused before reading (a tab's memory is the limit). */
 const MAX_FILE_BYTES = 512 * 1024 * 1024
 
