@@ -1,5 +1,5 @@
 /** Shared bench plumbing: the real server over dist/, Debian's Chromium with an on-disk profile. */
-import { chromium, type BrowserContext } from '@playwright/test'
+import { chromium, type Browser, type BrowserContext } from '@playwright/test'
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -36,6 +36,25 @@ export async function startBench(opts: BenchOptions = {}): Promise<BenchEnv> {
       await context.close()
       await server.close()
       rmSync(profile, { recursive: true, force: true })
+    },
+  }
+}
+
+/** The real server and Debian's headless Chromium (in-memory profiles): for benchmarks with many tabs. */
+export async function launchBench(): Promise<{ url: string; browser: Browser; close(): Promise<void> }> {
+  const server: Server = createServer({})
+  const { url } = await server.listen()
+  const browser = await chromium.launch({
+    executablePath: process.env['CHROMIUM_PATH'] || '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  })
+  return {
+    url,
+    browser,
+    async close() {
+      await browser.close()
+      await server.close()
     },
   }
 }

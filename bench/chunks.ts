@@ -17,20 +17,14 @@
  *  - liveTorrentsPerTab: the most torrents live in A's tab and in a reader's
  *    tab while the reader fetches a 1M-entry series of A (BENCH_1M=0 skips it).
  */
-import { chromium, type Page } from '@playwright/test'
-import { createServer } from '../signaling/server.ts'
-import { CHROMIUM_ARGS, median, report } from './browser.ts'
+import type { Page } from '@playwright/test'
+import { launchBench, median, report } from './browser.ts'
 
 const ENTRIES = Number(process.env['BENCH_ENTRIES'] ?? 100_000)
 const BIG = process.env['BENCH_1M'] === '0' ? 0 : Number(process.env['BENCH_BIG'] ?? 1_000_000)
 
-const server = createServer({})
-const { url } = await server.listen()
-const browser = await chromium.launch({
-  executablePath: process.env['CHROMIUM_PATH'] || '/usr/bin/chromium',
-  headless: true,
-  args: CHROMIUM_ARGS,
-})
+const bench = await launchBench()
+const { url, browser } = bench
 const mb = (bytes: number, ms: number) => +(bytes / 1e6 / (ms / 1000)).toFixed(2)
 
 async function fill(page: Page, n: number, text: number): Promise<number> {
@@ -295,6 +289,5 @@ try {
     },
   )
 } finally {
-  await browser.close()
-  await server.close()
+  await bench.close()
 }

@@ -12,20 +12,14 @@
  *  - copiesPerNode: intent frames received per intent per node (flood cost; target ≤ D);
  *  - meshSignaledShare: share of links whose signaling went through the mesh rather than the server.
  */
-import { chromium, type Page } from '@playwright/test'
-import { createServer } from '../signaling/server.ts'
-import { CHROMIUM_ARGS, median, report } from './browser.ts'
+import type { Page } from '@playwright/test'
+import { launchBench, median, report } from './browser.ts'
 
 const N = Number(process.env['BENCH_TABS'] ?? 20)
 const K = Math.min(Number(process.env['BENCH_INTENTS'] ?? 7), N)
 
-const server = createServer({})
-const { url } = await server.listen()
-const browser = await chromium.launch({
-  executablePath: process.env['CHROMIUM_PATH'] || '/usr/bin/chromium',
-  headless: true,
-  args: CHROMIUM_ARGS,
-})
+const bench = await launchBench()
+const { url, browser } = bench
 try {
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] })
   const mesh = `bench${Date.now().toString(36)}`
@@ -135,6 +129,5 @@ try {
   )
   await context.close()
 } finally {
-  await browser.close()
-  await server.close()
+  await bench.close()
 }

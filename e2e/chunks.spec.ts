@@ -4,21 +4,12 @@
  * connections; no tracker). A's history outlives A's tab.
  */
 import { expect, test, type Page } from '@playwright/test'
-import { createServer, type Server } from '../signaling/server.ts'
-import { nodeReady } from './helpers.ts'
+import { nodeReady, ownServer } from './helpers.ts'
 
 const permissions = ['camera', 'microphone']
 const C = 256
 
-let server: Server
-let url: string
-test.beforeEach(async () => {
-  server = createServer({})
-  url = (await server.listen()).url
-})
-test.afterEach(async () => {
-  await server.close()
-})
+const own = ownServer()
 
 async function entries(page: Page, kind: string) {
   return page.evaluate(
@@ -43,7 +34,7 @@ test('A seals chunks, B, C and T replicate them; A closes; D opens A from the ho
   const mesh = `chunks${Date.now().toString(36)}`
   const open = async (extra = '') => {
     const page = await context.newPage()
-    await page.goto(`${url}?mesh=${mesh}&ui=off&test=on${extra}`)
+    await page.goto(`${own.url}?mesh=${mesh}&ui=off&test=on${extra}`)
     const { id } = await nodeReady(page)
     return { page, id }
   }
@@ -94,7 +85,7 @@ test('A seals chunks, B, C and T replicate them; A closes; D opens A from the ho
       timeout: 20_000,
     })
     .toBeGreaterThanOrEqual(2)
-  await server.close()
+  await own.stop()
 
   // First try: the honest holders' limiters refuse want-chunk (NO), so only T offers; its chunk 2 is rejected.
   for (const h of [B, Cc]) await h.page.evaluate(() => window.ir3!.setLimits({ refuse: ['want-chunk'] }))
@@ -154,14 +145,14 @@ test('through the Chunks panel: B sees A seeding, opens A read-only, verifies it
   const context = await browser.newContext({ permissions, viewport: { width: 1280, height: 900 } })
   const mesh = `chunksui${Date.now().toString(36)}`
   const A = await context.newPage()
-  await A.goto(`${url}?mesh=${mesh}&replicate=off`)
+  await A.goto(`${own.url}?mesh=${mesh}&replicate=off`)
   const a = await nodeReady(A)
   await A.evaluate(async () => {
     for (let i = 0; i < 600; i++) window.ir3!.append('note-added', { text: `ui note ${i}` })
     await window.ir3!.flush()
   })
   const B = await context.newPage()
-  await B.goto(`${url}?mesh=${mesh}&replicate=off`)
+  await B.goto(`${own.url}?mesh=${mesh}&replicate=off`)
   await nodeReady(B)
   const panel = B.getByTestId('chunks-panel')
   await expect(panel).toBeVisible()

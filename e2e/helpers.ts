@@ -1,4 +1,29 @@
-import { expect, type Page } from '@playwright/test'
+import { expect, test, type Page } from '@playwright/test'
+import { createServer, type Server } from '../signaling/server.ts'
+
+/**
+ * A signaling server of the calling test file's own, started before each test
+ * and stopped after it (a test may stop it earlier, to see what works without
+ * it). Serves E2E_STATIC_DIR when set (a build of one's own), else dist/.
+ */
+export function ownServer(): { readonly url: string; stop(): Promise<void> } {
+  let server: Server | null = null
+  let url = ''
+  test.beforeEach(async () => {
+    const staticDir = process.env['E2E_STATIC_DIR']
+    server = createServer(staticDir ? { staticDir } : {})
+    url = (await server.listen()).url
+  })
+  test.afterEach(async () => {
+    await server?.close()
+  })
+  return {
+    get url() {
+      return url
+    },
+    stop: () => server?.close() ?? Promise.resolve(),
+  }
+}
 
 /** Waits until the tab's node is up and its load-time verification is done. */
 export async function nodeReady(page: Page): Promise<{ id: string; length: number; status: string }> {

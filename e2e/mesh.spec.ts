@@ -3,8 +3,7 @@
  * here so the test can stop it), real WebRTC data channels on loopback.
  */
 import { expect, test, type Page } from '@playwright/test'
-import { createServer, type Server } from '../signaling/server.ts'
-import { nodeReady } from './helpers.ts'
+import { nodeReady, ownServer } from './helpers.ts'
 
 const permissions = ['camera', 'microphone']
 
@@ -50,15 +49,7 @@ async function entries(page: Page, kind: string) {
   )
 }
 
-let server: Server
-let url: string
-test.beforeEach(async () => {
-  server = createServer({})
-  url = (await server.listen()).url
-})
-test.afterEach(async () => {
-  await server.close()
-})
+const own = ownServer()
 
 test('six tabs form a mesh; ping gets YES, NO and SILENCE; without the server intents still flow and new links are signaled through the mesh; meshes stay apart', async ({
   browser,
@@ -69,7 +60,7 @@ test('six tabs form a mesh; ping gets YES, NO and SILENCE; without the server in
   const pages: Page[] = []
   for (let i = 0; i < 6; i++) {
     const page = await context.newPage()
-    await page.goto(`${url}?mesh=${mesh}&degree=3`)
+    await page.goto(`${own.url}?mesh=${mesh}&degree=3`)
     pages.push(page)
   }
   const ids: string[] = []
@@ -84,7 +75,7 @@ test('six tabs form a mesh; ping gets YES, NO and SILENCE; without the server in
 
   // Another mesh on the same server: its tabs meet each other, never ours.
   const others = [await context.newPage(), await context.newPage()]
-  for (const p of others) await p.goto(`${url}?mesh=other-${mesh}`)
+  for (const p of others) await p.goto(`${own.url}?mesh=other-${mesh}`)
   const otherIds = [(await nodeReady(others[0]!)).id, (await nodeReady(others[1]!)).id]
   await expect
     .poll(
@@ -140,7 +131,7 @@ test('six tabs form a mesh; ping gets YES, NO and SILENCE; without the server in
 
   // The server goes away. The live tabs keep their mesh.
   await pages[1]!.evaluate(() => window.ir3!.setLimits({ loadMax: 50 }))
-  await server.close()
+  await own.stop()
   const live = pages.slice(0, 5)
   await expect.poll(() => live[0]!.evaluate(() => window.ir3!.mesh().server), { timeout: 10_000 }).not.toBe('open')
   await expect.poll(async () => connected(await edges(live)), { timeout: 30_000 }).toBe(true)
@@ -193,7 +184,7 @@ test('six tabs form a mesh; ping gets YES, NO and SILENCE; without the server in
 test('the transport contract passes on real WebRTC in Chromium (simple-peer adapter)', async ({ browser }) => {
   const context = await browser.newContext({ permissions })
   const page = await context.newPage()
-  await page.goto(`${url}test-pages/transport-contract.html`)
+  await page.goto(`${own.url}test-pages/transport-contract.html`)
   await page.waitForFunction(() => window.transportContractResults !== undefined)
   const results = await page.evaluate(() => window.transportContractResults!)
   expect(results.length).toBeGreaterThan(5)

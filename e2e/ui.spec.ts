@@ -7,24 +7,13 @@
  * test-results/screens/<panel>-<desktop|phone>.png, for people to look at.
  */
 import { expect, test, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test'
-import { createServer, type Server } from '../signaling/server.ts'
-import { nodeReady } from './helpers.ts'
+import { nodeReady, ownServer } from './helpers.ts'
 
 const permissions = ['camera', 'microphone']
 const DESKTOP = { width: 1280, height: 900 }
 const PHONE = { width: 390, height: 844 }
 
-let server: Server
-let url: string
-test.beforeEach(async () => {
-  // E2E_STATIC_DIR: serve a build of one's own instead of dist/ (CI builds dist/).
-  const staticDir = process.env['E2E_STATIC_DIR']
-  server = createServer(staticDir ? { staticDir } : {})
-  url = (await server.listen()).url
-})
-test.afterEach(async () => {
-  await server.close()
-})
+const own = ownServer()
 
 /** A mesh of this test's own, so tabs of different tests never meet. */
 const meshName = (tag: string) => `ui${tag}${Date.now().toString(36)}`
@@ -36,7 +25,7 @@ function newContext(browser: Browser): Promise<BrowserContext> {
 /** Opens a tab of `mesh` and waits for its node; `extra` is more of the query (`&ui=off`…). */
 async function openTab(context: BrowserContext, mesh: string, extra = ''): Promise<{ page: Page; id: string }> {
   const page = await context.newPage()
-  await page.goto(`${url}?mesh=${mesh}${extra}`)
+  await page.goto(`${own.url}?mesh=${mesh}${extra}`)
   const { id } = await nodeReady(page)
   return { page, id }
 }

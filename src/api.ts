@@ -14,9 +14,6 @@ import type { Budgets, LimiterView } from './core/intents/limits.ts'
 import type { ChunksView } from './core/chunks/service.ts'
 import type { Series } from './core/series/series.ts'
 import type { WebTorrentSwarm } from './adapters/webtorrent-swarm.ts'
-import type { Clock, Verifier } from './core/ports.ts'
-import { exportSeries, importSeries } from './core/series/export.ts'
-import { builtInReducers } from './core/node.ts'
 
 /** Another node's series as opened here: verified, with its derived state. */
 export interface OpenedSummary {
@@ -119,7 +116,7 @@ export function createApi(
   how: string,
   nodes: () => Promise<NodeSummary[]>,
   meshName = 'default',
-  extra: { swarm?: WebTorrentSwarm; test?: TestHooks | null; verifier?: Verifier; clock?: Clock } = {},
+  extra: { swarm?: WebTorrentSwarm; test?: TestHooks | null } = {},
 ): Ir3Api {
   const opened = new Map<string, Series>()
   const openedSeries = (id: string): Series => {
@@ -197,15 +194,11 @@ export function createApi(
       nodeId === node.id ? node.entries(from, to) : openedSeries(nodeId).entries(from, to),
     async exportSeries() {
       const lines: string[] = []
-      for await (const l of exportSeries(node.series, node.publicKey)) lines.push(l)
+      for await (const l of node.exportSeries()) lines.push(l)
       return lines.join('\n') + '\n'
     },
     async importSeries(text) {
-      const { header, series } = await importSeries(text, {
-        verifier: extra.verifier!,
-        clock: extra.clock!,
-        reducers: builtInReducers,
-      })
+      const { header, series } = await node.importSeries(text)
       opened.get(header.author)?.close()
       opened.set(header.author, series)
       const verified = series.status === 'damaged' ? await series.verify() : await series.verified

@@ -83,7 +83,7 @@ async function start(): Promise<void> {
           },
         }
       : null
-  window.ir3 = createApi(node, claim.how, nodes, meshName, { swarm, test, verifier: createWebCryptoVerifier(), clock })
+  window.ir3 = createApi(node, claim.how, nodes, meshName, { swarm, test })
   // ?ui=off runs the node without the inspector (headless nodes, benchmarks).
   if (params.get('ui') === 'off') root.textContent = `iR³ node ${node.name} (${node.id}) running without the inspector.`
   else mountApp(root, { node, how: claim.how, note: claim.note ?? null, listNodes: nodes })

@@ -25,6 +25,7 @@ import { limiterView, limitsReducer, type Budgets, type LimiterView, type Limits
 import { intentsReducer, type IntentSummary } from './intents/reducers.ts'
 import { Chunks, type ChunksOptions, type ChunksView, type OpenedSeries } from './chunks/service.ts'
 import { chunksReducer } from './chunks/reducers.ts'
+import { exportSeries, importSeries, type ExportHeader } from './series/export.ts'
 
 export interface NodeDeps {
   store: EventStore
@@ -82,6 +83,10 @@ export interface Ir3Node {
   chunks(): ChunksView | null
   /** Fetches, verifies and opens another node's series read-only (throws ERR_NO_MESH without chunks). */
   openSeries(nodeId: string): Promise<OpenedSeries>
+  /** This series as the lines of an export file (series/export.ts), up to the latest checkpoint. */
+  exportSeries(): AsyncGenerator<string>
+  /** Opens an export file read-only, checked against its signed checkpoint like any series. */
+  importSeries(text: string): Promise<{ header: ExportHeader; series: Series }>
   destroy(): void
 }
 
@@ -206,6 +211,8 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
       if (!chunks) return Promise.reject(new Ir3Error('ERR_NO_MESH', 'this node has no chunk swarm'))
       return chunks.openSeries(nodeId)
     },
+    exportSeries: () => exportSeries(series, publicKey),
+    importSeries: (text) => importSeries(text, { verifier: deps.verifier, clock: deps.clock, reducers }),
     destroy() {
       if (destroyed) return
       destroyed = true

@@ -10,7 +10,7 @@
  * and re-rendered only when it changed. Everything shown that came from a
  * peer (reasons, kinds) is plain React text, never HTML.
  */
-import { memo, useEffect, useId, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from 'react'
+import { memo, useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import type { ChunksView, DownloadView, OpenedSeries, SeriesChunksView } from '../core/chunks/service.ts'
 import type { JsonValue } from '../core/json.ts'
 import type { Ir3Node } from '../core/node.ts'
@@ -21,6 +21,7 @@ import { createFrameScheduler } from './frame.ts'
 import { useInspector, useNode } from './inspector-context.tsx'
 import { shortId } from './network.ts'
 import { FigureStat } from './stat.tsx'
+import { SeqPicker } from './time-travel.tsx'
 
 /** View refreshes at most this often (a fetch reports progress far more often). */
 const REFRESH_MS = 100
@@ -621,7 +622,6 @@ export function OpenedResult({ opened }: { opened: OpenedSeries }) {
 function OpenedTravel({ series, length, now }: { series: OpenedSeries['series']; length: number; now: ViewSummary }) {
   const lastSeq = Math.max(0, length - 1)
   const [seq, setSeq] = useState(lastSeq)
-  const [draft, setDraft] = useState<string | null>(null)
   const [at, setAt] = useState<{ seq: number; view: ViewSummary } | null>(null)
   const [error, setError] = useState<string | null>(null)
   const id = useId()
@@ -646,17 +646,6 @@ function OpenedTravel({ series, length, now }: { series: OpenedSeries['series'];
     }
   }, [series, seq, empty])
 
-  const fromText = (value: string) => {
-    const n = Number(value)
-    if (value.trim() !== '' && Number.isInteger(n) && n >= 0) setSeq(Math.min(n, lastSeq))
-  }
-  const onKeyDown = (e: KeyboardEvent<HTMLInputElement>) => {
-    if (e.key !== 'Enter') return
-    e.preventDefault()
-    fromText(e.currentTarget.value)
-    setDraft(null)
-  }
-
   if (empty) return <p className="muted">The series is empty.</p>
   const loading = at === null || at.seq !== seq
   const atCounts = new Map(at?.view.byKind ?? [])
@@ -672,53 +661,22 @@ function OpenedTravel({ series, length, now }: { series: OpenedSeries['series'];
           {loading ? 'loading…' : `as of seq ${seq}`}
         </span>
       </div>
-      <input
-        type="range"
-        className="range"
-        min={0}
-        max={lastSeq}
-        step={1}
+      <SeqPicker
+        lastSeq={lastSeq}
         value={seq}
-        onChange={(e) => {
-          setDraft(null)
-          setSeq(Number(e.target.value))
-        }}
-        aria-label="Seq to show the opened series as of"
-        data-testid="opened-travel-slider"
-      />
-      <div className="time-travel-controls">
-        <label className="field-label" htmlFor={`${id}-seq`}>
-          As of seq
-        </label>
-        <input
-          id={`${id}-seq`}
-          className="input input-seq"
-          type="number"
-          inputMode="numeric"
-          min={0}
-          max={lastSeq}
-          step={1}
-          value={draft ?? String(seq)}
-          onChange={(e) => {
-            setDraft(e.target.value)
-            fromText(e.target.value)
-          }}
-          onBlur={() => setDraft(null)}
-          onKeyDown={onKeyDown}
-          data-testid="opened-travel-seq"
-        />
+        onPick={setSeq}
+        sliderLabel="Seq to show the opened series as of"
+        testId="opened-travel"
+      >
         <button
           type="button"
           className="button button-small"
           disabled={seq === lastSeq}
-          onClick={() => {
-            setDraft(null)
-            setSeq(lastSeq)
-          }}
+          onClick={() => setSeq(lastSeq)}
         >
           Latest
         </button>
-      </div>
+      </SeqPicker>
       {error !== null && (
         <p className="error-text" role="alert">
           {error}

@@ -5,11 +5,7 @@
  * file opens as damaged, with the seq and the reason.
  */
 import { useEffect, useId, useRef, useState, type ChangeEvent } from 'react'
-import { builtInReducers } from '../core/node.ts'
-import { realClock as clock } from '../adapters/real-clock.ts'
-import { exportSeries, importSeries } from '../core/series/export.ts'
 import type { OpenedSeries } from '../core/chunks/service.ts'
-import { createWebCryptoVerifier } from '../adapters/webcrypto-signer.ts'
 import { OpenedResult } from './chunks-panel.tsx'
 import { errorMessage, formatBytes } from './format.ts'
 import { useInspector, useNode } from './inspector-context.tsx'
@@ -40,7 +36,7 @@ export function TransferPanel() {
     setError(null)
     try {
       const parts: string[] = []
-      for await (const line of exportSeries(node.series, node.publicKey)) parts.push(line + '\n')
+      for await (const line of node.exportSeries()) parts.push(line + '\n')
       const blob = new Blob(parts, { type: 'application/x-ndjson' })
       const name = `ir3-${node.name}-${node.series.checkpoint?.size ?? 0}.ndjson`
       const url = URL.createObjectURL(blob)
@@ -70,11 +66,7 @@ export function TransferPanel() {
     }
     setImporting(true)
     try {
-      const { header, series } = await importSeries(await file.text(), {
-        verifier: createWebCryptoVerifier(),
-        clock,
-        reducers: builtInReducers,
-      })
+      const { header, series } = await node.importSeries(await file.text())
       openedRef.current?.series.close()
       const next = { author: header.author, series, from: 'file', file: file.name }
       openedRef.current = next

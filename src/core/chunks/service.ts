@@ -35,12 +35,10 @@ import { decide, type LimitsState } from '../intents/limits.ts'
 import type { PeerRecord } from '../mesh/frames.ts'
 import type { Series } from '../series/series.ts'
 import type { Reducer, States } from '../series/reducers.ts'
-import { fromHex, toHex } from '../series/hash.ts'
-import { nodeIdFromPublicKey } from '../identity.ts'
-import { verifyCheckpoint } from '../series/checkpoint.ts'
+import { toHex } from '../series/hash.ts'
 import { MAX_ENTRY_BYTES } from '../series/encoding.ts'
 import { openReadOnlySeries } from '../series/read-only.ts'
-import { fromBase64, SEGMENT_CHUNKS, toBase64, verifyHead, verifySealed } from './head.ts'
+import { fromBase64, SEGMENT_CHUNKS, toBase64, verifyHeadData, verifyHeadKey, verifySealed } from './head.ts'
 import type { ChunksState } from './reducers.ts'
 
 export interface ChunksOptions {
@@ -465,17 +463,13 @@ export class Chunks {
     const tailLen = h['tail']
     const int = (v: unknown, max: number): v is number =>
       typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max
-    const keyBytes = typeof key === 'string' ? fromHex(key) : null
     const rejectHead = (reason: string) => {
       this.deps.record('chunk-rejected', { author, index: -1, seq: 0, reason: `head: ${reason}`, seeders: [peer] })
       return null
     }
     // Checked before any part is fetched: sizes bounded, the author's key, the author's signature.
     if (
-      !keyBytes ||
-      keyBytes.length !== 32 ||
-      nodeIdFromPublicKey(keyBytes) !== author ||
-      cp.author !== author ||
+      typeof key !== 'string' ||
       !int(cp.size, MAX_SERIES) ||
       cp.size < 1 ||
       typeof cp.root !== 'string' ||
@@ -486,8 +480,11 @@ export class Chunks {
     )
       return rejectHead('malformed head')
     if (nRoots !== Math.ceil(cp.size / this.C)) return rejectHead('root count does not match the size')
-    const sig = await verifyCheckpoint(cp as SignedCheckpoint, keyBytes, this.deps.verifier)
-    if (!sig.ok) return rejectHead(`checkpoint: ${sig.reason}`)
+    const claim = await verifyHeadKey(
+      { author, publicKey: key, checkpoint: cp as SignedCheckpoint },
+      this.deps.verifier,
+    )
+    if (!claim.ok) return rejectHead(claim.reason)
     const roots: string[] = []
     // A head must arrive within a minute, however slowly the peer answers each part.
     const deadline = this.deps.clock.now() + 60_000
@@ -516,7 +513,7 @@ export class Chunks {
       chunks: 0,
       bytes: 0,
     }
-    const check = await verifyHead(head, this.C, this.deps.verifier)
+    const check = verifyHeadData(head, this.C)
     if (!check.ok) {
       this.deps.record('chunk-rejected', {
         author,

@@ -64,12 +64,14 @@ export function checkChain(encoded: readonly Uint8Array[], firstSeq: number, pre
   return out
 }
 
-export async function verifyChunk(claim: ChunkClaim, verifier: Verifier): Promise<ChunkVerdict> {
-  const { index: k, chunkSize: C, checkpoint } = claim
-  const first = k * C
-  if (!Number.isSafeInteger(k) || k < 0) return { ok: false, seq: 0, reason: 'bad chunk index' }
-  if (checkpoint.size < first + C) return { ok: false, seq: first, reason: 'checkpoint does not cover the chunk' }
-  const framed = unframeEntries(claim.data, C)
+/** A sealed chunk's entries, checked (canonical framing, all C of them, seqs, links) and its Merkle root. */
+export type SealedChunk =
+  { ok: true; entries: Entry[]; leaves: Uint8Array[]; root: Uint8Array } | { ok: false; seq: number; reason: string }
+
+export function readSealedChunk(data: Uint8Array, index: number, chunkSize: number): SealedChunk {
+  const C = chunkSize
+  const first = index * C
+  const framed = unframeEntries(data, C)
   if (!framed.ok) return { ok: false, seq: first + framed.entries.length, reason: framed.reason }
   if (framed.entries.length !== C)
     return {
@@ -79,8 +81,17 @@ export async function verifyChunk(claim: ChunkClaim, verifier: Verifier): Promis
     }
   const chain = checkChain(framed.entries, first, null)
   if (chain.problem) return { ok: false, ...chain.problem }
-  const { entries, leaves } = chain
-  const root = mth(leaves)
+  return { ok: true, entries: chain.entries, leaves: chain.leaves, root: mth(chain.leaves) }
+}
+
+export async function verifyChunk(claim: ChunkClaim, verifier: Verifier): Promise<ChunkVerdict> {
+  const { index: k, chunkSize: C, checkpoint } = claim
+  const first = k * C
+  if (!Number.isSafeInteger(k) || k < 0) return { ok: false, seq: 0, reason: 'bad chunk index' }
+  if (checkpoint.size < first + C) return { ok: false, seq: first, reason: 'checkpoint does not cover the chunk' }
+  const chunk = readSealedChunk(claim.data, k, C)
+  if (!chunk.ok) return chunk
+  const { entries, root } = chunk
   const path: Uint8Array[] = []
   for (const h of claim.path) {
     const b = fromHex(h)
