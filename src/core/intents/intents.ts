@@ -33,7 +33,18 @@ import {
 import { Ir3Error } from '../errors.ts'
 import { KIND_PATTERN } from '../series/encoding.ts'
 import { decide, type LimitsState } from './limits.ts'
-import { summarize, type DeclaredIntent, type IntentsState, type IntentSummary } from './reducers.ts'
+import { summarize, type DeclaredIntent, type IntentsState, type IntentSummary, type ResponseRecord } from './reducers.ts'
+
+/** What a declarer learns of its intent: the summary, and each answer with its data, as the series has them. */
+export interface IntentOutcome extends IntentSummary {
+  answers: { [peer: string]: ResponseRecord }
+}
+
+/** A declared intent: its id at once, its outcome at the deadline (or once every target answered). */
+export interface Declared {
+  id: string
+  outcome: Promise<IntentOutcome>
+}
 
 export type Decision =
   { answer: 'yes'; data?: JsonValue } | { answer: 'no'; reason: string; retryAfter?: number } | { answer: 'silent' }
@@ -107,6 +118,8 @@ export class Intents {
   private readonly relayedAnswers = new Map<string, number>()
   /** When each declarer last asked us something (for background response links). */
   private readonly askedAt = new Map<string, number>()
+  /** Outcomes promised and not yet settled: intent id → targets and resolver. */
+  private readonly waiting = new Map<string, { targets: string[]; resolve: (o: IntentOutcome) => void }>()
   private stopped = false
 
   constructor(deps: IntentsDeps) {
@@ -115,9 +128,17 @@ export class Intents {
     deps.mesh.on('resp', (from, f) => void this.onResponse(from, f))
   }
 
-  /** Registers the handler for an intent kind; nodes without one stay silent (and still forward). */
-  handle(kind: string, handler: IntentHandler): void {
+  /**
+   * Registers the handler for an intent kind; nodes without one stay silent
+   * (and still forward). One handler per kind: a second registration throws
+   * ERR_DUPLICATE_MODULE. Returns the unregistration.
+   */
+  handle(kind: string, handler: IntentHandler): () => void {
+    if (this.handlers.has(kind)) throw new Ir3Error('ERR_DUPLICATE_MODULE', `intent kind ${kind} already has a handler`)
     this.handlers.set(kind, handler)
+    return () => {
+      if (this.handlers.get(kind) === handler) this.handlers.delete(kind)
+    }
   }
 
   kinds(): string[] {
@@ -125,11 +146,17 @@ export class Intents {
   }
 
   stop(): void {
+    if (this.stopped) return
     this.stopped = true
+    // Outcomes still owed settle now with what the series has (unanswered targets stay pending).
+    for (const id of [...this.waiting.keys()]) this.settle(id)
   }
 
-  /** Declares an intent; returns at once with its id. `intent-declared` is recorded with the target set. */
-  declare(kind: string, body: JsonValue, opts: DeclareOptions = {}): { id: string } {
+  /**
+   * Declares an intent; returns at once with its id and the promise of its
+   * outcome. `intent-declared` is recorded with the target set.
+   */
+  declare(kind: string, body: JsonValue, opts: DeclareOptions = {}): Declared {
     const { mesh, clock } = this.deps
     const ttl = Math.max(1, Math.min(MAX_TTL, Math.floor(opts.ttl ?? 6)))
     const deadlineMs = Math.max(1, Math.min(MAX_DEADLINE_MS, Math.floor(opts.deadlineMs ?? 5000)))
@@ -165,7 +192,10 @@ export class Intents {
       if (!this.stopped) mesh.broadcast({ t: 'intent', p, s, ttl: ttl - 1, hops: 1 })
     })
     clock.setTimeout(() => this.atDeadline(id), deadlineMs)
-    return { id }
+    const outcome = new Promise<IntentOutcome>((resolve) => this.waiting.set(id, { targets, resolve }))
+    // Nobody to ask: the outcome is known now.
+    if (targets.length === 0) this.settle(id)
+    return { id, outcome }
   }
 
   /** The outcome of an intent this node declared. */
@@ -193,6 +223,16 @@ export class Intents {
     const d = this.declared(id)
     if (!d) return
     for (const peer of d.targets) if (!d.responses[peer]) this.deps.record('silence-recorded', { intent: id, peer })
+    this.settle(id)
+  }
+
+  /** Resolves the outcome promised for `id` (once) from the series' record of it. */
+  private settle(id: string): void {
+    const w = this.waiting.get(id)
+    if (!w) return
+    this.waiting.delete(id)
+    const d = this.declared(id) ?? { kind: '', t: 0, deadline: 0, targets: w.targets, responses: {}, silent: [] }
+    w.resolve({ ...summarize(id, d), answers: { ...d.responses } })
   }
 
   /** An intent this node declared, as the series has it (answers and silences included). */
@@ -343,6 +383,9 @@ export class Intents {
       via: f.relay ? 'relayed' : 'direct',
       late: now > d.deadline,
     })
+    const w = this.waiting.get(p.intent)
+    const after = this.declared(p.intent)
+    if (w && after && w.targets.every((t) => after.responses[t] !== undefined)) this.settle(p.intent)
   }
 
   /** Drops expired seen intents from the oldest on, stopping at the first live one; a hard cap bounds the rest. */

@@ -52,7 +52,16 @@ export interface PeerRecord {
   peers: string[]
   /** Series whose sealed chunks this node holds: [author, chunks held from chunk 0]. Its own series included. */
   h: [string, number][]
+  /**
+   * The node's key-agreement public key, for encrypting to it (messages):
+   * `x25519:<64 hex>` or `p256:<130 hex>` (raw uncompressed point). Optional:
+   * records of nodes without one omit it.
+   */
+  ek?: string
 }
+
+/** An encryption (key-agreement) public key as peer records carry it. */
+export const AGREEMENT_KEY = /^(x25519:[0-9a-f]{64}|p256:04[0-9a-f]{128})$/
 
 export interface SignalPayload {
   [k: string]: JsonValue
@@ -145,7 +154,8 @@ function record(p: Obj): p is PeerRecord {
     isIds(p['peers'], MAX_RECORD_PEERS) &&
     Array.isArray(h) &&
     h.length <= MAX_RECORD_HOLDS &&
-    h.every((e) => Array.isArray(e) && e.length === 2 && isStr(e[0], HEX32) && isInt(e[1], 0, 2 ** 32))
+    h.every((e) => Array.isArray(e) && e.length === 2 && isStr(e[0], HEX32) && isInt(e[1], 0, 2 ** 32)) &&
+    (p['ek'] === undefined || isStr(p['ek'], AGREEMENT_KEY))
   )
 }
 function signal(p: Obj): p is SignalPayload {

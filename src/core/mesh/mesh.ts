@@ -100,6 +100,8 @@ export interface KnownNode {
   seenAt: number
   /** When its latest signed record reached us (0: never). */
   gossipAt: number
+  /** Its key-agreement public key from its latest signed record (see PeerRecord.ek), or null. */
+  ek: string | null
   source: 'server' | 'gossip'
 }
 
@@ -139,6 +141,8 @@ export interface MeshDeps {
   bootstrap: Bootstrap | null
   /** Appends an entry to the node's series. */
   record(kind: string, body: JsonValue): void
+  /** This node's key-agreement public key, published in its peer records (PeerRecord.ek). */
+  agreementKey?: string
   options?: MeshOptions
 }
 
@@ -875,6 +879,7 @@ export class Mesh {
       holds: p.h,
       seenAt: now,
       gossipAt: now,
+      ek: p.ek ?? null,
       source: 'gossip',
     })
     if (this.knownNodes.size > MAX_KNOWN) this.forgetOldest()
@@ -972,6 +977,7 @@ export class Mesh {
           holds: [],
           seenAt: now,
           gossipAt: 0,
+          ek: null,
           source,
         })
     }
@@ -1073,6 +1079,7 @@ export class Mesh {
       t: Math.trunc(this.deps.clock.now()),
       peers: this.readyPeers().slice(0, MAX_RECORD_PEERS),
       h: this.holdings.slice(0, MAX_RECORD_HOLDS),
+      ...(this.deps.agreementKey ? { ek: this.deps.agreementKey } : {}),
     }
     this.recordDirty = false
     this.recordFrame = { t: 'peer', p, s: await this.sign('peer', p), ttl: this.o.recordTtl }
