@@ -29,7 +29,7 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'src/apps/**/*.test.ts'],
     environment: 'node',
     testTimeout: 30_000,
   },

@@ -6,9 +6,20 @@
 import { Ir3Error } from './errors.ts'
 import { nameFromId, nodeIdFromPublicKey } from './identity.ts'
 import type { JsonValue } from './json.ts'
-import type { Bootstrap, ChunkStore, ChunkSwarm, Clock, EventStore, Rng, Signer, Transport, Verifier } from './ports.ts'
+import type {
+  Bootstrap,
+  ChunkStore,
+  ChunkSwarm,
+  Cipher,
+  Clock,
+  EventStore,
+  Rng,
+  Signer,
+  Transport,
+  Verifier,
+} from './ports.ts'
 import { toHex } from './series/hash.ts'
-import { defaultReducers, type Reducer, type States } from './series/reducers.ts'
+import type { Reducer, States } from './series/reducers.ts'
 import {
   Series,
   type EntryView,
@@ -19,13 +30,14 @@ import {
   type VerifyReport,
 } from './series/series.ts'
 import { Mesh, type KnownNode, type MeshOptions, type PeerView } from './mesh/mesh.ts'
-import { peersReducer } from './mesh/reducers.ts'
-import { Intents, type DeclareOptions, type IntentHandler } from './intents/intents.ts'
-import { limiterView, limitsReducer, type Budgets, type LimiterView, type LimitsState } from './intents/limits.ts'
-import { intentsReducer, type IntentSummary } from './intents/reducers.ts'
+import { Intents, type Declared, type DeclareOptions, type IntentHandler } from './intents/intents.ts'
+import { limiterView, limitsReducer, type Budgets, type LimiterView } from './intents/limits.ts'
+import type { IntentSummary } from './intents/reducers.ts'
 import { Chunks, type ChunksOptions, type ChunksView, type OpenedSeries } from './chunks/service.ts'
-import { chunksReducer } from './chunks/reducers.ts'
 import { exportSeries, importSeries, type ExportHeader } from './series/export.ts'
+import { coreModuleList, coreModules } from './modules/core-modules.ts'
+import { checkModules, createModuleHost, type ModuleHost } from './modules/host.ts'
+import { select, type AnyModule, type ApiOf } from './modules/module.ts'
 
 export interface NodeDeps {
   store: EventStore
@@ -39,6 +51,10 @@ export interface NodeDeps {
   mesh?: MeshOptions
   /** Extra reducers, after the built-in ones. */
   reducers?: readonly Reducer[]
+  /** Apps (modules) this node runs, after the core's own (src/apps/index.ts lists them). */
+  apps?: readonly AnyModule[]
+  /** Key agreement + encryption (X25519, AES-GCM); without it, apps cannot encrypt (messages: ERR_NO_CIPHER). */
+  cipher?: Cipher | null
   chunkSize?: number
   snapshotEvery?: number
   /** Group-commit window (see SeriesOptions.commitDelayMs). */
@@ -58,6 +74,12 @@ export interface Ir3Node {
   readonly mesh: Mesh | null
   readonly intents: Intents | null
   readonly chunkService: Chunks | null
+  /** The module host: the apps this node runs, their API objects and counters. */
+  readonly modules: ModuleHost
+  /** API objects of the apps, by name (`window.ir3.apps`). */
+  readonly apps: Readonly<Record<string, unknown>>
+  /** The typed API of an app this node runs, or null if it does not run it. */
+  app<M extends AnyModule>(m: M): ApiOf<M> | null
   readonly length: number
   readonly durableLength: number
   readonly status: SeriesStatus
@@ -72,10 +94,11 @@ export interface Ir3Node {
   /** Live links (empty without a mesh). */
   peers(): PeerView[]
   known(): KnownNode[]
-  /** Declares an intent; throws ERR_NO_MESH without a transport. */
-  declare(kind: string, body: JsonValue, opts?: DeclareOptions): { id: string }
+  /** Declares an intent; returns its id and the promise of its outcome. Throws ERR_NO_MESH without a transport. */
+  declare(kind: string, body: JsonValue, opts?: DeclareOptions): Declared
   intent(id: string): IntentSummary | null
-  handle(kind: string, handler: IntentHandler): void
+  /** Registers the handler of an intent kind; returns its unregistration. */
+  handle(kind: string, handler: IntentHandler): () => void
   /** Sets rate-limiter budgets (recorded as `limits-set`). */
   setLimits(budgets: Partial<Budgets>): void
   limits(): { budgets: Budgets; view: LimiterView }
@@ -90,19 +113,15 @@ export interface Ir3Node {
   destroy(): void
 }
 
-/** Reducers every node runs. */
-export const builtInReducers: readonly Reducer[] = [
-  ...defaultReducers,
-  peersReducer as Reducer,
-  limitsReducer as Reducer,
-  intentsReducer as Reducer,
-  chunksReducer as Reducer,
-]
+/** Reducers every node runs (the core's modules). */
+export const builtInReducers: readonly Reducer[] = coreModules
 
 export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
   const id = nodeIdFromPublicKey(deps.signer.publicKey)
   const publicKey = toHex(deps.signer.publicKey)
-  const reducers = [...builtInReducers, ...(deps.reducers ?? [])]
+  const apps = deps.apps ?? []
+  checkModules([...coreModuleList, ...apps])
+  const reducers: Reducer[] = [...coreModules, ...(deps.reducers ?? []), ...apps]
   const series = await Series.open({
     author: id,
     signer: deps.signer,
@@ -134,14 +153,10 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
       transport: deps.transport,
       bootstrap: deps.bootstrap ?? null,
       record,
+      ...(deps.cipher ? { agreementKey: deps.cipher.publicKey } : {}),
       ...(deps.mesh ? { options: deps.mesh } : {}),
     })
     intents = new Intents({ mesh, clock: deps.clock, rng: deps.rng, record, state: () => series.current })
-    const m = mesh
-    intents.handle('ping', () => ({
-      answer: 'yes',
-      data: { id, degree: m.readyPeers().length, length: series.length },
-    }))
     mesh.start()
     if (deps.chunkStore && deps.swarm) {
       chunks = new Chunks({
@@ -163,7 +178,20 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
       await chunks.start()
     }
   }
-  const limitsState = () => series.current['limits'] as LimitsState
+  const host = createModuleHost({
+    id,
+    clock: deps.clock,
+    rng: deps.rng,
+    series,
+    record,
+    intents,
+    mesh,
+    cipher: deps.cipher ?? null,
+    modules: apps,
+    reserved: coreModuleList,
+  })
+  host.start()
+  const limitsState = () => select(series.current, limitsReducer)
   return {
     id,
     name: nameFromId(id),
@@ -172,6 +200,9 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     mesh,
     intents,
     chunkService: chunks,
+    modules: host,
+    apps: host.apis,
+    app: <M extends AnyModule>(m: M) => (apps.includes(m) ? (host.apis[m.name] as ApiOf<M>) : null),
     get length() {
       return series.length
     },
@@ -200,7 +231,7 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     intent: (iid) => intents?.summary(iid) ?? null,
     handle(kind, handler) {
       if (!intents) throw new Ir3Error('ERR_NO_MESH', 'this node has no transport')
-      intents.handle(kind, handler)
+      return intents.handle(kind, handler)
     },
     setLimits(budgets) {
       series.append('limits-set', { budgets: budgets as JsonValue })
@@ -216,6 +247,7 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     destroy() {
       if (destroyed) return
       destroyed = true
+      host.stop()
       chunks?.stop()
       intents?.stop()
       mesh?.stop()

@@ -249,3 +249,19 @@ export interface ChunkSwarm {
   forget?(author: string): void
   close(): void
 }
+
+/**
+ * Key agreement and authenticated encryption between two nodes: X25519, then
+ * HKDF-SHA-256 over the shared secret (salt: both public keys, sorted; info
+ * `ir3/seal/v1`) to an AES-256-GCM key. Both ends derive the same key, so
+ * a sealed text can be opened by its sender and its recipient, and by nobody
+ * else — what is stored in a (public, replicated) series stays private.
+ */
+export interface Cipher {
+  /** This node's key-agreement public key as peer records carry it (`x25519:<64 hex>`). */
+  readonly publicKey: string
+  /** Encrypts `plain` for the holder of `peerKey`; returns iv (12 bytes) ‖ ciphertext ‖ tag (16 bytes). */
+  seal(peerKey: string, plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array>
+  /** Decrypts what `seal` made with this node's or `peerKey`'s side; null if malformed, tampered or another key's. */
+  open(peerKey: string, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array | null>
+}

@@ -14,6 +14,9 @@ import { toHex } from '../../src/core/series/hash.ts'
 import type { Rng, Signer, Verifier } from '../../src/core/ports.ts'
 import type { MeshOptions } from '../../src/core/mesh/mesh.ts'
 import type { ChunksOptions } from '../../src/core/chunks/service.ts'
+import type { AnyModule } from '../../src/core/modules/module.ts'
+import { appModules } from '../../src/apps/index.ts'
+import { createSyncCipher } from './cipher.ts'
 import {
   createMemoryChunkStore,
   createMemorySwarmNetwork,
@@ -57,8 +60,10 @@ export interface Sim {
   clock: ManualClock
   net: MemoryNetwork
   nodes: Ir3Node[]
-  /** Adds and starts a node. */
-  add(opts?: { chunks?: ChunksOptions }): Promise<Ir3Node>
+  /** Adds and starts a node (running the sim's apps, or `apps`). */
+  add(opts?: { chunks?: ChunksOptions; apps?: readonly AnyModule[] }): Promise<Ir3Node>
+  /** Restarts a node's tab: the same identity and stored series, a new node (like a reload). */
+  reload(node: Ir3Node): Promise<Ir3Node>
   /** Closes a node's tab: it leaves the mesh and the swarm. */
   remove(node: Ir3Node): void
   /** The chunk store of a node (with `chunks` on). */
@@ -81,6 +86,8 @@ export async function createSim(opts: {
   /** Gives every node a chunk store and a memory swarm. */
   chunks?: ChunksOptions
   chunkSize?: number
+  /** Apps every node runs (default: every app in src/apps/index.ts). */
+  apps?: readonly AnyModule[]
 }): Promise<Sim> {
   const clock = createManualClock()
   const rng = createSeededRng(opts.seed)
@@ -89,6 +96,7 @@ export async function createSim(opts: {
   const nodes: Ir3Node[] = []
   const gone = new Set<string>()
   const stores = new Map<string, MemoryChunkStore>()
+  const identities = new Map<string, { signer: Signer; store: ReturnType<typeof createMemoryEventStore>; apps: readonly AnyModule[]; chunks: ChunksOptions | undefined }>()
   const swarms = createMemorySwarmNetwork({ clock, reachable: (a, b) => !gone.has(a) && !gone.has(b) })
   const sim: Sim = {
     swarms,
@@ -109,27 +117,14 @@ export async function createSim(opts: {
     nodes,
     async add(o = {}) {
       const signer = seededSigner(rng)
-      const id = nodeIdFromPublicKey(signer.publicKey)
-      const node = await createNode({
-        store: createMemoryEventStore(),
-        signer,
-        verifier,
-        clock,
-        rng,
-        transport: net.transport(id),
-        bootstrap: net.bootstrap({ id, publicKey: toHex(signer.publicKey) }, opts.mesh_name ?? 'default'),
-        ...(opts.mesh ? { mesh: opts.mesh } : {}),
-        ...(opts.chunkSize ? { chunkSize: opts.chunkSize, snapshotEvery: opts.chunkSize * 16 } : {}),
-        ...(opts.chunks || o.chunks
-          ? (() => {
-              const st = createMemoryChunkStore()
-              stores.set(id, st)
-              return { chunkStore: st, swarm: swarms.swarm(id), chunks: { ...opts.chunks, ...o.chunks } }
-            })()
-          : {}),
-      })
-      nodes.push(node)
-      return node
+      return start(signer, createMemoryEventStore(), o.apps ?? opts.apps ?? appModules, o.chunks)
+    },
+    async reload(node) {
+      const ident = identities.get(node.id)
+      if (!ident) throw new Error('unknown node')
+      sim.remove(node)
+      gone.delete(node.id)
+      return start(ident.signer, ident.store, ident.apps, ident.chunks)
     },
     async run(ms, step = 5) {
       for (let t = 0; t < ms; t += step) {
@@ -158,6 +153,37 @@ export async function createSim(opts: {
       if (!n) throw new Error(`no node ${id}`)
       return n
     },
+  }
+  async function start(
+    signer: Signer,
+    store: ReturnType<typeof createMemoryEventStore>,
+    apps: readonly AnyModule[],
+    chunks: ChunksOptions | undefined,
+  ): Promise<Ir3Node> {
+    const id = nodeIdFromPublicKey(signer.publicKey)
+    identities.set(id, { signer, store, apps, chunks })
+    const node = await createNode({
+      store,
+      signer,
+      verifier,
+      clock,
+      rng,
+      apps,
+      cipher: await createSyncCipher(signer, rng),
+      transport: net.transport(id),
+      bootstrap: net.bootstrap({ id, publicKey: toHex(signer.publicKey) }, opts.mesh_name ?? 'default'),
+      ...(opts.mesh ? { mesh: opts.mesh } : {}),
+      ...(opts.chunkSize ? { chunkSize: opts.chunkSize, snapshotEvery: opts.chunkSize * 16 } : {}),
+      ...(opts.chunks || chunks
+        ? (() => {
+            const st = stores.get(id) ?? createMemoryChunkStore()
+            stores.set(id, st)
+            return { chunkStore: st, swarm: swarms.swarm(id), chunks: { ...opts.chunks, ...chunks } }
+          })()
+        : {}),
+    })
+    nodes.push(node)
+    return node
   }
   return sim
 }

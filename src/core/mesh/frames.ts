@@ -199,6 +199,7 @@ function response(p: Obj): p is ResponsePayload {
 const exactly = (o: Obj, keys: readonly string[]) => Object.keys(o).length === keys.length && keys.every((k) => k in o)
 const HELLO_KEYS = ['id', 'key', 'to', 't'] as const
 const RECORD_KEYS = ['id', 'key', 't', 'peers', 'h'] as const
+const RECORD_KEYS_EK = [...RECORD_KEYS, 'ek'] as const
 const SIGNAL_KEYS = ['from', 'key', 'to', 'n', 'i', 'd', 't'] as const
 const INTENT_KEYS = ['id', 'origin', 'key', 'kind', 'body', 't', 'deadline', 'targets'] as const
 const RESPONSE_KEYS = ['intent', 'origin', 'from', 'key', 'answer', 'data', 'reason', 'retryAfter', 't'] as const
@@ -253,7 +254,7 @@ export function decodeFrame(bytes: Uint8Array): Decoded {
       return hello(p) && exactly(p, HELLO_KEYS) ? { ok: true, frame: { t, p, s } } : { ok: false, reason: 'bad hello' }
     case 'peer': {
       const ttl = raw['ttl']
-      return record(p) && exactly(p, RECORD_KEYS) && isInt(ttl, 0, MAX_TTL)
+      return record(p) && (exactly(p, RECORD_KEYS) || exactly(p, RECORD_KEYS_EK)) && isInt(ttl, 0, MAX_TTL)
         ? { ok: true, frame: { t, p, s, ttl } }
         : { ok: false, reason: 'bad peer' }
     }
