@@ -17,6 +17,18 @@ const coreForbidden = {
   ],
 }
 
+// The core proper must not depend on its test doubles (src/core/testing/ is for tests and the simulation).
+const coreProperForbidden = {
+  paths: coreForbidden.paths,
+  patterns: [
+    ...coreForbidden.patterns,
+    {
+      group: ['**/testing', '**/testing/**', './testing', './testing/**'],
+      message: 'Only tests and src/core/testing itself may import src/core/testing.',
+    },
+  ],
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bench/results/**'] },
   js.configs.recommended,
@@ -60,6 +72,13 @@ export default tseslint.config(
         { object: 'Date', property: 'now', message: 'Use the Clock port.' },
         { object: 'Math', property: 'random', message: 'Use the Rng port.' },
       ],
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    ignores: ['src/core/testing/**'],
+    rules: {
+      'no-restricted-imports': ['error', coreProperForbidden],
     },
   },
   {

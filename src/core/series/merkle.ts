@@ -16,6 +16,7 @@
  * and returned hashes never alias internal storage except the elements of
  * `MerkleFrontier.peaks()`, which must not be mutated.
  */
+import { Ir3Error } from '../errors.ts'
 import { HASH_BYTES, bytesEqual, nodeHash, sha256Bytes } from './hash.ts'
 
 /** Returns MTH of leaves [start, end) of some tree; end > start. */
@@ -30,7 +31,7 @@ export function emptyRoot(): Uint8Array {
 
 /** The largest power of two strictly less than `n` (the RFC 6962 split point k). Requires n >= 2. */
 export function largestPowerOfTwoLessThan(n: number): number {
-  if (!Number.isSafeInteger(n) || n < 2) throw new Error(`ERR_BAD_SIZE: largestPowerOfTwoLessThan(${n})`)
+  if (!Number.isSafeInteger(n) || n < 2) throw new Ir3Error('ERR_BAD_SIZE', `largestPowerOfTwoLessThan(${n})`)
   if (n <= 0x1_0000_0000) return 2 ** (31 - Math.clz32(n - 1))
   let k = 0x1_0000_0000
   while (k * 2 < n) k *= 2
@@ -43,7 +44,7 @@ export function largestPowerOfTwoLessThan(n: number): number {
  */
 export function mth(leaves: readonly Uint8Array[], start = 0, end: number = leaves.length): Uint8Array {
   if (!isIndex(start) || !isIndex(end) || start > end || end > leaves.length) {
-    throw new Error(`ERR_BAD_RANGE: mth [${start}, ${end}) of ${leaves.length} leaves`)
+    throw new Ir3Error('ERR_BAD_RANGE', `mth [${start}, ${end}) of ${leaves.length} leaves`)
   }
   return start === end ? emptyRoot() : mthRange(leaves, start, end)
 }
@@ -66,13 +67,13 @@ export class MerkleFrontier {
 
   /** Rebuilds a frontier from its size and peaks (largest subtree first), e.g. as persisted. */
   static from(size: number, peaks: readonly Uint8Array[]): MerkleFrontier {
-    if (!isIndex(size)) throw new Error(`ERR_BAD_FRONTIER: size ${size}`)
+    if (!isIndex(size)) throw new Ir3Error('ERR_BAD_FRONTIER', `size ${size}`)
     const expected = popcount(size)
     if (peaks.length !== expected) {
-      throw new Error(`ERR_BAD_FRONTIER: size ${size} needs ${expected} peaks, got ${peaks.length}`)
+      throw new Ir3Error('ERR_BAD_FRONTIER', `size ${size} needs ${expected} peaks, got ${peaks.length}`)
     }
     for (const p of peaks) {
-      if (p.length !== HASH_BYTES) throw new Error(`ERR_BAD_FRONTIER: peak of ${p.length} bytes`)
+      if (p.length !== HASH_BYTES) throw new Ir3Error('ERR_BAD_FRONTIER', `peak of ${p.length} bytes`)
     }
     const f = new MerkleFrontier()
     f.#size = size
@@ -87,7 +88,7 @@ export class MerkleFrontier {
 
   /** Appends one leaf hash. */
   push(leafHash: Uint8Array): void {
-    if (leafHash.length !== HASH_BYTES) throw new Error(`ERR_BAD_HASH: leaf of ${leafHash.length} bytes`)
+    if (leafHash.length !== HASH_BYTES) throw new Ir3Error('ERR_BAD_HASH', `leaf of ${leafHash.length} bytes`)
     const peaks = this.#peaks
     peaks.push(leafHash)
     // Like a binary counter increment: each trailing 1-bit of the old size is a
@@ -131,7 +132,7 @@ export class MerkleFrontier {
  */
 export function inclusionProof(index: number, size: number, hashRange: HashRange): Uint8Array[] {
   if (!isIndex(index) || !isIndex(size) || index >= size) {
-    throw new Error(`ERR_BAD_RANGE: inclusion proof for index ${index} in size ${size}`)
+    throw new Ir3Error('ERR_BAD_RANGE', `inclusion proof for index ${index} in size ${size}`)
   }
   // Descend from the root, collecting the sibling subtree at each split; the
   // path is that list read bottom-up.
@@ -204,7 +205,7 @@ export function verifyInclusion(
  */
 export function consistencyProof(m: number, n: number, hashRange: HashRange): Uint8Array[] {
   if (!isIndex(m) || !isIndex(n) || m === 0 || m > n) {
-    throw new Error(`ERR_BAD_RANGE: consistency proof from ${m} to ${n}`)
+    throw new Ir3Error('ERR_BAD_RANGE', `consistency proof from ${m} to ${n}`)
   }
   // SUBPROOF(m, D[start:end], b) unrolled: each step appends one subtree hash
   // after the recursive part, so collect top-down and reverse at the end.
@@ -300,7 +301,7 @@ export class MemoryMerkle {
 
   /** Appends one leaf hash (32 bytes). */
   push(leaf: Uint8Array): void {
-    if (leaf.length !== HASH_BYTES) throw new Error(`ERR_BAD_HASH: leaf of ${leaf.length} bytes`)
+    if (leaf.length !== HASH_BYTES) throw new Ir3Error('ERR_BAD_HASH', `leaf of ${leaf.length} bytes`)
     let h = 0
     let i = this.#append(0, leaf)
     // A completed right child completes its parent: carry upward.
@@ -312,33 +313,33 @@ export class MemoryMerkle {
 
   /** The leaf hash at `index` (a copy). */
   leaf(index: number): Uint8Array {
-    if (!isIndex(index) || index >= this.size) throw new Error(`ERR_BAD_RANGE: leaf ${index} of ${this.size}`)
+    if (!isIndex(index) || index >= this.size) throw new Ir3Error('ERR_BAD_RANGE', `leaf ${index} of ${this.size}`)
     return this.#node(0, index).slice()
   }
 
   /** The RFC 6962 root of the first `size` leaves; `emptyRoot()` for 0. */
   root(size: number = this.size): Uint8Array {
-    if (!isIndex(size) || size > this.size) throw new Error(`ERR_BAD_RANGE: root of ${size} > ${this.size} leaves`)
+    if (!isIndex(size) || size > this.size) throw new Ir3Error('ERR_BAD_RANGE', `root of ${size} > ${this.size} leaves`)
     return size === 0 ? emptyRoot() : this.hashRange(0, size)
   }
 
   /** MTH of leaves [start, end), end > start. Bound, so it can be passed as a `HashRange`. */
   readonly hashRange: HashRange = (start, end) => {
     if (!isIndex(start) || !isIndex(end) || start >= end || end > this.size) {
-      throw new Error(`ERR_BAD_RANGE: hashRange [${start}, ${end}) of ${this.size}`)
+      throw new Ir3Error('ERR_BAD_RANGE', `hashRange [${start}, ${end}) of ${this.size}`)
     }
     return this.#cached(start, end)?.slice() ?? this.#range(start, end)
   }
 
   /** RFC 9162 audit path for leaf `index` in the tree of the first `size` leaves. */
   inclusionProof(index: number, size: number = this.size): Uint8Array[] {
-    if (size > this.size) throw new Error(`ERR_BAD_RANGE: proof for size ${size} > ${this.size}`)
+    if (size > this.size) throw new Ir3Error('ERR_BAD_RANGE', `proof for size ${size} > ${this.size}`)
     return inclusionProof(index, size, this.hashRange)
   }
 
   /** RFC 9162 consistency proof from the first `m` leaves to the first `n`. */
   consistencyProof(m: number, n: number = this.size): Uint8Array[] {
-    if (n > this.size) throw new Error(`ERR_BAD_RANGE: proof for size ${n} > ${this.size}`)
+    if (n > this.size) throw new Ir3Error('ERR_BAD_RANGE', `proof for size ${n} > ${this.size}`)
     return consistencyProof(m, n, this.hashRange)
   }
 

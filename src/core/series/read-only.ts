@@ -6,8 +6,7 @@
  * and time-travels the same way. It cannot be appended to or signed.
  */
 import { Ir3Error } from '../errors.ts'
-import type { ChunkRecord, SignedCheckpoint, Verifier, Clock } from '../ports.ts'
-import { createMemoryEventStore } from '../testing/memory-store.ts'
+import type { ChunkRecord, Clock, EventStore, SeriesHead, SignedCheckpoint, Verifier } from '../ports.ts'
 import { unframeEntries } from './frames.ts'
 import { fromHex, leafHash, toHex, ZERO_HASH } from './hash.ts'
 import { MerkleFrontier, mth } from './merkle.ts'
@@ -51,16 +50,11 @@ export async function openReadOnlySeries(
   const tailEntries = unframeEntries(src.tail, C).entries
   for (const e of tailEntries) tailFrontier.push((last = leafHash(e)))
   if (tailEntries.length > 0) records.push({ index: sealed, count: tailEntries.length, data: src.tail })
-  const store = createMemoryEventStore()
-  await store.commit({
-    chunks: records,
-    head: {
-      size,
-      lastHash: toHex(last),
-      peaks: [...rootsFrontier.peaks(), ...tailFrontier.peaks()],
-      checkpoint: src.checkpoint,
-    },
-    snapshots: [],
+  const store = fixedEventStore(records, {
+    size,
+    lastHash: toHex(last),
+    peaks: [...rootsFrontier.peaks(), ...tailFrontier.peaks()],
+    checkpoint: src.checkpoint,
   })
   return Series.open({
     author: src.author,
@@ -75,4 +69,46 @@ export async function openReadOnlySeries(
     chunkSize: C,
     readOnly: true,
   })
+}
+
+/**
+ * The store under a read-only series: the given chunks and head, copied in
+ * and out like any store's values, never written (a commit is refused).
+ */
+function fixedEventStore(records: readonly ChunkRecord[], head: SeriesHead): EventStore {
+  const copy = (c: ChunkRecord): ChunkRecord =>
+    c.root
+      ? { index: c.index, count: c.count, data: c.data.slice(), root: c.root.slice() }
+      : { index: c.index, count: c.count, data: c.data.slice() }
+  const chunks = new Map(records.map((c) => [c.index, copy(c)]))
+  const stored = structuredClone(head)
+  return {
+    async loadHead() {
+      return structuredClone(stored)
+    },
+    async commit() {
+      throw new Ir3Error('ERR_READ_ONLY', 'another node’s series is read-only')
+    },
+    async readChunks(from, to) {
+      const out: ChunkRecord[] = []
+      for (let k = from; k < to; k++) {
+        const c = chunks.get(k)
+        if (c) out.push(copy(c))
+      }
+      return out
+    },
+    async readSnapshot() {
+      return null
+    },
+    async readRoots(from, to) {
+      const out: Uint8Array[] = []
+      for (let k = from; k < to; k++) {
+        const r = chunks.get(k)?.root
+        if (!r) break
+        out.push(r.slice())
+      }
+      return out
+    },
+    close() {},
+  }
 }
