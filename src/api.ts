@@ -8,11 +8,16 @@ import type { EntryView, Problem, SeriesStatus, VerifyReport, InclusionProof } f
 import type { States } from './core/series/reducers.ts'
 import type { NodeSummary } from './adapters/node-registry.ts'
 import type { KnownNode, MeshStats, PeerView } from './core/mesh/mesh.ts'
-import type { DeclareOptions } from './core/intents/intents.ts'
+import type { Declared, DeclareOptions } from './core/intents/intents.ts'
+import type { ModuleStats } from './core/modules/host.ts'
+import type { MessagesApi } from './apps/messages/app.ts'
+import type { NotesApi } from './apps/notes/app.ts'
+import type { PingApi } from './apps/ping/app.ts'
 import type { IntentSummary } from './core/intents/reducers.ts'
 import type { Budgets, LimiterView } from './core/intents/limits.ts'
 import type { ChunksView } from './core/chunks/service.ts'
 import type { Series } from './core/series/series.ts'
+import { coreModuleList } from './core/modules/core-modules.ts'
 import type { WebTorrentSwarm } from './adapters/webtorrent-swarm.ts'
 
 /** Another node's series as opened here: verified, with its derived state. */
@@ -30,6 +35,14 @@ export interface OpenedSummary {
 export interface TestHooks {
   /** Flips a byte of a held chunk of `author` in IndexedDB (this node then serves it tampered). */
   tamperHeld(author: string, index: number): Promise<boolean>
+}
+
+/** The API objects of the apps this tab runs (`?apps=` selects; absent ones are undefined). */
+export interface AppApis {
+  messages?: MessagesApi
+  notes?: NotesApi
+  ping?: PingApi
+  [name: string]: unknown
 }
 
 export interface Ir3Api {
@@ -77,8 +90,12 @@ export interface Ir3Api {
   connect(id: string): Promise<boolean>
   /** Closes the link to a node and does not redial it for a minute. */
   disconnect(id: string): boolean
-  /** Declares an intent (e.g. `declare('ping', null, { deadlineMs: 3000 })`); returns its id at once. */
-  declare(kind: string, body: JsonValue, opts?: DeclareOptions): { id: string }
+  /** Declares an intent (e.g. `declare('ping', null, { deadlineMs: 3000 })`); returns its id at once, and the promise of its outcome. */
+  declare(kind: string, body: JsonValue, opts?: DeclareOptions): Declared
+  /** The apps this tab runs, by name: `ir3.apps.messages.send(to, text)`, … */
+  readonly apps: AppApis
+  /** Modules run by this node (core and apps) with their versions, kinds and counters. */
+  modules(): { name: string; version: number; kinds: readonly string[]; app: boolean; stats: ModuleStats | null }[]
   /** Outcome of an intent this node declared: YES / NO / SILENCE / late counts, responders, insights. */
   intent(id: string): IntentSummary | null
   /** Sets rate-limiter budgets (recorded in the series), e.g. `{ loadMax: 0 }` to answer NO to everything. */
@@ -161,6 +178,17 @@ export function createApi(
     connect: (id) => node.mesh?.connect(id) ?? Promise.resolve(false),
     disconnect: (id) => node.mesh?.disconnect(id) ?? false,
     declare: (kind, body, opts) => node.declare(kind, body, opts),
+    apps: node.apps as AppApis,
+    modules: () => [
+      ...coreModuleList.map((m) => ({ name: m.name, version: m.version, kinds: m.kinds, app: false, stats: null })),
+      ...node.modules.modules.map((m) => ({
+        name: m.name,
+        version: m.version,
+        kinds: m.kinds,
+        app: true,
+        stats: node.modules.stats[m.name] ?? null,
+      })),
+    ],
     intent: (id) => node.intent(id),
     setLimits: (b) => node.setLimits(b),
     limits: () => node.limits(),

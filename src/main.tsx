@@ -8,6 +8,8 @@ import { createIdbChunkStore, createIdbEventStore, openIr3Db } from './adapters/
 import { createWebTorrentSwarm } from './adapters/webtorrent-swarm.ts'
 import { claimNode, listNodes } from './adapters/node-registry.ts'
 import { createWebCryptoSigner, createWebCryptoVerifier } from './adapters/webcrypto-signer.ts'
+import { createWebCryptoCipher } from './adapters/webcrypto-cipher.ts'
+import { selectApps } from './apps/index.ts'
 import { createSimplePeerTransport } from './adapters/simple-peer-transport.ts'
 import { createWsBootstrap } from './adapters/ws-bootstrap.ts'
 import { createApi, type Ir3Api } from './api.ts'
@@ -40,7 +42,14 @@ async function start(): Promise<void> {
   const chunkStore = createIdbChunkStore(db, claim.record.id)
   const swarm = createWebTorrentSwarm()
   const target = params.has('replicas') ? Number(params.get('replicas')) : NaN
+  // ?apps=a,b runs only those apps (all by default); unknown names are reported, not ignored.
+  const selected = selectApps(params.get('apps'))
+  if (selected.unknown.length > 0) throw new Error(`?apps= names unknown apps: ${selected.unknown.join(', ')}`)
+  const cipher = await createWebCryptoCipher(signer)
+  if (!cipher) console.warn('iR³: this browser has no X25519 in WebCrypto; direct messages cannot be encrypted here')
   const node = await createNode({
+    apps: selected.modules,
+    cipher,
     chunkStore,
     swarm,
     chunks: {

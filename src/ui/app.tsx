@@ -5,15 +5,14 @@
  */
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
-import type { NodeSummary } from '../adapters/node-registry.ts'
-import type { Ir3Node } from '../core/node.ts'
 import { AppendForm } from './append-form.tsx'
 import { ChunksPanel } from './chunks-panel.tsx'
 import { DamageAlert } from './damage-alert.tsx'
 import { DerivedState } from './derived-state.tsx'
 import { createEntryCache } from './entry-cache.ts'
 import { EntryDetail } from './entry-detail.tsx'
-import { InspectorProvider } from './inspector-context.tsx'
+import { InspectorProvider, type AppContext } from './inspector-context.tsx'
+import { AppPanels } from './app-panels.tsx'
 import { IntentsPanel } from './intents-panel.tsx'
 import { LimitsPanel } from './limits-panel.tsx'
 import { MeshPanel } from './mesh-panel.tsx'
@@ -25,14 +24,7 @@ import { VerifyPanel } from './verify-panel.tsx'
 import { TransferPanel } from './transfer-panel.tsx'
 import './styles.css'
 
-export interface AppContext {
-  node: Ir3Node
-  /** How this tab came to run the node. */
-  how: 'created' | 'resumed' | 'requested'
-  /** Why a remembered or requested node was not resumed, if so. */
-  note: string | null
-  listNodes(): Promise<NodeSummary[]>
-}
+export type { AppContext }
 
 function App() {
   return (
@@ -40,6 +32,8 @@ function App() {
       <NodeHeader />
       <DamageAlert />
       <main className="layout-rows">
+        {/* The apps this node runs, one panel each (src/apps/index.ts). */}
+        <AppPanels />
         <div className="layout">
           <div className="column column-main">
             <SeriesList append={<AppendForm />} />

@@ -2,9 +2,20 @@
 import { createContext, useContext, type ReactNode } from 'react'
 import { useStore } from 'zustand'
 import type { StoreApi } from 'zustand/vanilla'
-import type { AppContext } from './app.tsx'
+import type { NodeSummary } from '../adapters/node-registry.ts'
+import type { Ir3Node } from '../core/node.ts'
 import type { EntryCache } from './entry-cache.ts'
 import type { InspectorState } from './store.ts'
+
+/** What the page knows of how it runs its node. */
+export interface AppContext {
+  node: Ir3Node
+  /** How this tab came to run the node. */
+  how: 'created' | 'resumed' | 'requested'
+  /** Why a remembered or requested node was not resumed, if so. */
+  note: string | null
+  listNodes(): Promise<NodeSummary[]>
+}
 
 interface Inspector {
   app: AppContext

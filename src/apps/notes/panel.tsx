@@ -1,0 +1,4 @@
+/** Placeholder until the panel lands. */
+export default function Panel() {
+  return null
+}
