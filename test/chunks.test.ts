@@ -130,7 +130,7 @@ describe('chunks', () => {
     const settled = () => converged() && sim.nodes.every((n) => n.chunkService!.view().downloads.length === 0)
     expect(await until(sim, 30_000, settled), `seed ${seed}: holders did not converge`).toBe(true)
     // Freeze replication (serving goes on), so no node takes the series on or catches up after this.
-    for (const n of sim.nodes) n.chunkService!.stop()
+    for (const n of sim.nodes) n.chunkService!.pause()
     await sim.run(1000, 10)
     expect(converged(), `seed ${seed}: holders moved on`).toBe(true)
     const holders = holdersOf(sim, author, 1)

@@ -9,13 +9,18 @@
  * the series' length.
  *
  * Peers: no tracker. The fetcher asks each holder over the mesh (`wt`
- * direct frames) to open the segment on a pre-agreed data channel
+ * direct frames, request and reply through the core's request channel) to
+ * open the segment on a pre-agreed data channel
  * (`negotiated: true`, an id the fetcher picks: even ids from the link's
  * initiator, odd from the other side) on the RTCPeerConnection the two
  * already share; both ends hand WebTorrent a stream over that channel. No
  * new RTCPeerConnection (Chromium allows 500 per page), no server after
  * bootstrap. Holders are grouped by the infohash they report, and the
  * largest group is downloaded from all its members at once.
+ *
+ *   fetcher → holder  { r, q: 'open', a, s, n, ch }   seed segment `s` (`n` chunks) of author `a`, peer on channel `ch`
+ *   holder → fetcher  { r, ih, tf? }                  its infohash, and the torrent file (base64) when small
+ *   holder → fetcher  { r, err }                      refused: not held, too busy, no link, bad request
  *
  * Integrity is not this adapter's job: WebTorrent checks pieces against the
  * infohash the holder named; the core checks every chunk against its
@@ -24,9 +29,28 @@
 import SimplePeer from 'simple-peer'
 import type WebTorrentClass from 'webtorrent'
 import type { WtTorrent } from 'webtorrent'
-import type { JsonValue } from '../core/json.ts'
 import { fromBase64, toBase64 } from '../core/chunks/head.ts'
-import type { ChunkSwarm, SegmentSource, SwarmFetch, SwarmLinks, SwarmProgress, SwarmResult } from '../core/ports.ts'
+import {
+  createRequestChannel,
+  emptyRequestStats,
+  INVALID,
+  readEnvelope,
+  REPLY,
+  type ChannelMsg,
+  type RequestChannel,
+  type RequestStats,
+  type Wire,
+} from '../core/chunks/request.ts'
+import type {
+  ChunkSwarm,
+  Clock,
+  SegmentSource,
+  SwarmFetch,
+  SwarmLinks,
+  SwarmProgress,
+  SwarmResult,
+} from '../core/ports.ts'
+import { realClock } from './real-clock.ts'
 
 const PIECE = 256 * 1024
 const MAX_SEEDED = 24
@@ -47,6 +71,13 @@ export interface WebTorrentSwarmStats {
   refused: number
   channels: number
   errors: string[]
+  /** The `wt` channel: requests, replies, and the messages dropped and counted. */
+  requests: RequestStats
+}
+
+export interface WebTorrentSwarmOptions {
+  /** Times `open` requests out. Default: the tab's clock. */
+  clock?: Clock
 }
 
 export interface WebTorrentSwarm extends ChunkSwarm {
@@ -164,7 +195,52 @@ const fileIndex = (t: WtTorrent, i: number): number => {
   return m ? Number(m[1]) : i
 }
 
-export function createWebTorrentSwarm(): WebTorrentSwarm {
+const OPEN = 'open'
+
+/** A fetcher's request to open a segment on data channel `channel`. */
+interface OpenRequest {
+  type: typeof OPEN
+  r: string
+  author: string
+  segment: number
+  count: number
+  channel: number
+}
+
+type OpenReply = { ok: true; ih: string; tf: Uint8Array | null } | { ok: false }
+
+/** Reads one untrusted `wt` message (null: no usable id). */
+function decodeWt(json: unknown): ChannelMsg<OpenRequest> | null {
+  const env = readEnvelope(json)
+  if (!env) return null
+  const { r, q, m } = env
+  if (q === undefined) return { type: REPLY, r, body: m }
+  const { a, s, n, ch } = m
+  if (
+    q !== OPEN ||
+    typeof a !== 'string' ||
+    !/^[0-9a-f]{32}$/.test(a) ||
+    typeof s !== 'number' ||
+    typeof n !== 'number' ||
+    typeof ch !== 'number' ||
+    !Number.isSafeInteger(ch) ||
+    ch < 1000 ||
+    ch > 65_535
+  )
+    return { type: INVALID, r }
+  return { type: OPEN, r, author: a, segment: s, count: n, channel: ch }
+}
+
+/** Reads a holder's answer to `open` (null: neither an infohash nor a refusal). */
+function readOpenReply(b: Wire): OpenReply | null {
+  const ih = b['ih']
+  if (typeof ih !== 'string') return typeof b['err'] === 'string' ? { ok: false } : null
+  if (!/^[0-9a-f]{40}$/.test(ih)) return null
+  return { ok: true, ih, tf: typeof b['tf'] === 'string' ? fromBase64(b['tf']) : null }
+}
+
+export function createWebTorrentSwarm(opts: WebTorrentSwarmOptions = {}): WebTorrentSwarm {
+  const clock = opts.clock ?? realClock
   let client: WebTorrentClass | null = null
   let loading: Promise<WebTorrentClass> | null = null
   let source: SegmentSource | null = null
@@ -172,10 +248,10 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
   let closed = false
   const seeded = new Map<string, Seeded>()
   const fetching = new Set<WtTorrent>()
-  const asks = new Map<string, (d: Record<string, JsonValue> | null) => void>()
+  let wire: RequestChannel | null = null
+  let unlisten: (() => void) | null = null
   const nextChannel = new Map<string, number>()
   const openChannels = new Map<string, number>()
-  let askSeq = 0
   const stats: WebTorrentSwarmStats = {
     seeded: 0,
     seedMs: 0,
@@ -185,6 +261,7 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
     refused: 0,
     channels: 0,
     errors: [],
+    requests: emptyRequestStats(),
   }
   const note = (e: unknown) => {
     stats.errors.push(e instanceof Error ? e.message : String(e))
@@ -293,47 +370,26 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
     return s
   }
 
-  async function onMessage(from: string, d: JsonValue): Promise<void> {
-    const m = typeof d === 'object' && d !== null && !Array.isArray(d) ? d : {}
-    const r = m['r']
-    if (typeof r !== 'string') return
-    if (m['q'] === undefined) {
-      const w = asks.get(`${from}/${r}`)
-      asks.delete(`${from}/${r}`)
-      return w?.(m)
-    }
-    const reply = (x: Record<string, JsonValue>) => links?.send(from, { r, ...x })
-    const { a, s, n, ch } = m
-    if (
-      m['q'] !== 'open' ||
-      typeof a !== 'string' ||
-      !/^[0-9a-f]{32}$/.test(a) ||
-      typeof s !== 'number' ||
-      typeof n !== 'number' ||
-      typeof ch !== 'number' ||
-      !Number.isSafeInteger(ch) ||
-      ch < 1000 ||
-      ch > 65_535
-    )
-      return void reply({ err: 'bad request' })
+  /** Seeds the segment a fetcher asks for and adds it as a peer on its channel; returns the reply. */
+  async function answerOpen(from: string, req: OpenRequest): Promise<Wire> {
     try {
-      const sd = await seed(a, s, n)
+      const sd = await seed(req.author, req.segment, req.count)
       if (!sd) {
         stats.refused++
-        return void reply({ err: 'not held, or too busy' })
+        return { err: 'not held, or too busy' }
       }
       const ih = await withTimeout(sd.ready, STALL_MS, 'segment not ready')
-      const c = channel(from, ch)
-      if (!c) return void reply({ err: 'no link' })
-      sd.torrent.addPeer(new ChannelStream(`${from}:${ch}`, c.dc))
+      const c = channel(from, req.channel)
+      if (!c) return { err: 'no link' }
+      sd.torrent.addPeer(new ChannelStream(`${from}:${req.channel}`, c.dc))
       sd.usedAt = Date.now()
       // The torrent file (info dictionary, ~1 KB) spares the fetcher a metadata round trip;
       // WebTorrent checks it against the infohash.
       const file = (sd.torrent as unknown as { torrentFile?: Uint8Array }).torrentFile
-      reply(file && file.length < 32_000 ? { ih, tf: toBase64(file) } : { ih })
+      return file && file.length < 32_000 ? { ih, tf: toBase64(file) } : { ih }
     } catch (e: unknown) {
       note(e)
-      reply({ err: e instanceof Error ? e.message.slice(0, 200) : 'failed' })
+      return { err: e instanceof Error ? e.message.slice(0, 200) : 'failed' }
     }
   }
 
@@ -342,32 +398,20 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
     peer: string,
     req: SwarmFetch,
   ): Promise<{ peer: string; ih: string; tf: Uint8Array | null; stream: ChannelStream } | null> {
-    if (!links || !(await links.connect(peer))) return null
+    if (!links || !wire || !(await links.connect(peer))) return null
     const c = channel(peer)
     if (!c) return null
-    const r = (askSeq++).toString(36)
     stats.asked++
-    const answer = await new Promise<Record<string, JsonValue> | null>((resolve) => {
-      const t = setTimeout(() => {
-        asks.delete(`${peer}/${r}`)
-        resolve(null)
-      }, ASK_TIMEOUT_MS)
-      asks.set(`${peer}/${r}`, (d) => {
-        clearTimeout(t)
-        resolve(d)
-      })
-      if (!links!.send(peer, { r, q: 'open', a: req.author, s: req.segment, n: req.count, ch: c.id })) {
-        clearTimeout(t)
-        asks.delete(`${peer}/${r}`)
-        resolve(null)
-      }
-    })
-    const ih = answer?.['ih']
-    if (typeof ih !== 'string' || !/^[0-9a-f]{40}$/.test(ih)) {
+    const res = await wire.request(
+      peer,
+      { q: OPEN, a: req.author, s: req.segment, n: req.count, ch: c.id },
+      readOpenReply,
+    )
+    if (res.status !== 'ok' || !res.reply.ok) {
       c.dc.close()
       return null
     }
-    const tf = typeof answer?.['tf'] === 'string' ? fromBase64(answer['tf']) : null
+    const { ih, tf } = res.reply
     return { peer, ih, tf, stream: new ChannelStream(`${peer}:${c.id}`, c.dc) }
   }
 
@@ -446,7 +490,17 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
     serve(src, l) {
       source = src
       links = l
-      l.onMessage((from, d) => void onMessage(from, d))
+      wire = createRequestChannel<OpenRequest>({
+        clock,
+        send: (to, d) => links?.send(to, d) ?? false,
+        listen: (fn) => l.onMessage(fn),
+        decode: decodeWt,
+        answer: answerOpen,
+        invalid: { err: 'bad request' },
+        timeoutMs: ASK_TIMEOUT_MS,
+        stats: stats.requests,
+      })
+      unlisten = wire.listen()
     },
     async fetch(req, onProgress): Promise<SwarmResult> {
       if (closed) throw new Error('swarm closed')
@@ -497,8 +551,8 @@ export function createWebTorrentSwarm(): WebTorrentSwarm {
     },
     close() {
       closed = true
-      for (const w of asks.values()) w(null)
-      asks.clear()
+      unlisten?.()
+      unlisten = null
       client?.destroy()
       client = null
     },

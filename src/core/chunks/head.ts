@@ -20,7 +20,6 @@ export type Check = { ok: true } | { ok: false; seq: number; reason: string }
 
 const HEX64 = /^[0-9a-f]{64}$/
 
-/** Checks a head that came from anywhere. `chunks`/`bytes` are not part of it. */
 /** The head's claim: the key is the author's, the checkpoint is the author's, non-empty and signed by it. */
 export async function verifyHeadKey(
   h: Pick<HeldSeries, 'author' | 'publicKey' | 'checkpoint'>,
