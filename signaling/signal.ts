@@ -2,16 +2,9 @@
  * Bootstrap signaling: a WebSocket endpoint (mounted at `/signal` by
  * server.ts) where a node proves its identity, learns a small random sample of
  * the other nodes present in its mesh, and exchanges WebRTC offers, answers and
- * candidates with them. The wire format is specified in docs/SIGNALING.md.
- *
- * Message flow (JSON text frames):
- *
- *   server → challenge {nonce}
- *   client → hello {mesh, id, publicKey, sig}     sig = Ed25519(helloMessage(nonce, mesh, id))
- *   server → welcome {id, mesh, peers}             or error BAD_HELLO | MESH_FULL
- *   client → sample                                → peers {peers}
- *   client → signal {to, data}                     → `to` gets signal {from, data}, or error NOT_PRESENT
- *   server → error {code, message}                 for every frame it drops
+ * candidates with them. The wire protocol — messages, codes, formats, the
+ * message flow — is `src/core/wire/signaling.ts`, shared with the client; it
+ * is specified in docs/SIGNALING.md.
  *
  * The server keeps nothing beyond live sockets: no payload is logged, stored
  * or inspected beyond relaying it. Every frame that reaches it ends in exactly
@@ -23,170 +16,32 @@ import type http from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import { nodeIdFromPublicKey } from '../src/core/identity.ts'
-import type { JsonObject } from '../src/core/json.ts'
 import { fromHex, toHex } from '../src/core/series/hash.ts'
-
-// ---------------------------------------------------------------------------
-// Wire types
-
-/** A present, authenticated node as the server reports it. */
-export interface PeerInfo {
-  /** 32 lowercase hex: the first 16 bytes of SHA-256(publicKey). */
-  id: string
-  /** 64 lowercase hex: the raw 32-byte Ed25519 public key. */
-  publicKey: string
-}
-
-export interface HelloMessage {
-  type: 'hello'
-  /** Matches `MESH_NAME`. */
-  mesh: string
-  /** 32 lowercase hex, `nodeIdFromPublicKey(publicKey)`. */
-  id: string
-  /** 64 lowercase hex, raw Ed25519 public key. */
-  publicKey: string
-  /** 128 lowercase hex, Ed25519 signature over UTF-8 of `helloMessage(nonce, mesh, id)`. */
-  sig: string
-}
-
-export interface SampleMessage {
-  type: 'sample'
-}
-
-export interface SignalMessage {
-  type: 'signal'
-  /** Id of a node present in the sender's mesh. */
-  to: string
-  /** Relayed verbatim (as re-serialized JSON); never inspected. */
-  data: JsonObject
-}
-
-/** What a client may send. */
-export type ClientMessage = HelloMessage | SampleMessage | SignalMessage
-
-export const SIGNAL_ERROR_CODES = [
-  'MALFORMED',
-  'TOO_LARGE',
-  'RATE_LIMITED',
-  'BAD_HELLO',
-  'MESH_FULL',
-  'ADDRESS_FULL',
-  'NOT_AUTHENTICATED',
-  'ALREADY_AUTHENTICATED',
-  'NOT_PRESENT',
-  'REPLACED',
-  'HELLO_TIMEOUT',
-] as const
-export type SignalErrorCode = (typeof SIGNAL_ERROR_CODES)[number]
-
-export interface ChallengeMessage {
-  type: 'challenge'
-  /** 64 lowercase hex: 32 random bytes, fresh for each socket. */
-  nonce: string
-}
-
-export interface WelcomeMessage {
-  type: 'welcome'
-  id: string
-  mesh: string
-  /** A uniformly random sample of at most `sampleSize` other nodes of the mesh. */
-  peers: PeerInfo[]
-}
-
-export interface PeersMessage {
-  type: 'peers'
-  peers: PeerInfo[]
-}
-
-export interface RelayedSignalMessage {
-  type: 'signal'
-  /** Set by the server: the authenticated id of the sender. */
-  from: string
-  data: JsonObject
-}
-
-export interface ErrorMessage {
-  type: 'error'
-  code: SignalErrorCode
-  /** Human-readable; not part of the contract. */
-  message: string
-  /** With NOT_PRESENT: the id that was not present. */
-  to?: string
-}
-
-/** What the server sends. */
-export type ServerMessage = ChallengeMessage | WelcomeMessage | PeersMessage | RelayedSignalMessage | ErrorMessage
-
-/** WebSocket close codes the server uses besides the standard ones (1001, 1007, 1009). */
-export const SIGNAL_CLOSE_CODES = {
-  REPLACED: 4001,
-  HELLO_TIMEOUT: 4002,
-  ADDRESS_FULL: 4003,
-  MESH_FULL: 4004,
-  RATE_LIMITED: 4008,
-} as const satisfies Partial<Record<SignalErrorCode, number>>
-
-export const MESH_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
-const NODE_ID = /^[0-9a-f]{32}$/
-const PUBLIC_KEY = /^[0-9a-f]{64}$/
-const SIGNATURE = /^[0-9a-f]{128}$/
-
-/** The text a hello signs (as UTF-8): binds the key to this socket's nonce, the mesh and the id. */
-export function helloMessage(nonce: string, mesh: string, id: string): string {
-  return `ir3/hello/v1\n${nonce}\n${mesh}\n${id}`
-}
-
-// ---------------------------------------------------------------------------
-// Decoding and verification: untrusted input in, data out, never a throw.
-
-export type Decoded = { ok: true; message: ClientMessage } | { ok: false; reason: string }
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-/** Decodes one text frame. Checks shape and field types only; `verifyHello` checks a hello's content. */
-export function decodeClientMessage(text: string): Decoded {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return { ok: false, reason: 'not JSON' }
-  }
-  if (!isObject(value)) return { ok: false, reason: 'not a JSON object' }
-  switch (value['type']) {
-    case 'hello': {
-      const { mesh, id, publicKey, sig } = value
-      if (
-        typeof mesh !== 'string' ||
-        typeof id !== 'string' ||
-        typeof publicKey !== 'string' ||
-        typeof sig !== 'string'
-      )
-        return { ok: false, reason: 'hello needs string fields mesh, id, publicKey, sig' }
-      return { ok: true, message: { type: 'hello', mesh, id, publicKey, sig } }
-    }
-    case 'sample':
-      return { ok: true, message: { type: 'sample' } }
-    case 'signal': {
-      const { to, data } = value
-      if (typeof to !== 'string' || !NODE_ID.test(to))
-        return { ok: false, reason: 'signal.to must be 32 lowercase hex' }
-      if (!isObject(data)) return { ok: false, reason: 'signal.data must be a JSON object' }
-      return { ok: true, message: { type: 'signal', to, data: data as JsonObject } }
-    }
-    default:
-      return { ok: false, reason: 'unknown type' }
-  }
-}
+import {
+  decodeClientMessage,
+  DEFAULT_MAX_FRAME_BYTES,
+  helloMessage,
+  MESH_NAME,
+  NODE_ID_HEX,
+  PUBLIC_KEY_HEX,
+  SIGNAL_CLOSE_CODES,
+  SIGNATURE_HEX,
+  type ClientMessage,
+  type ErrorMessage,
+  type HelloMessage,
+  type PeerInfo,
+  type RelayedSignalMessage,
+  type ServerMessage,
+  type SignalErrorCode,
+} from '../src/core/wire/signaling.ts'
 
 /** Null when `hello` proves possession of its key for this `nonce`; otherwise why not. */
 export async function verifyHello(nonce: string, hello: HelloMessage): Promise<string | null> {
-  if (!MESH_NAME.test(hello.mesh)) return 'mesh must match /^[a-z0-9][a-z0-9_-]{0,63}$/'
-  if (!NODE_ID.test(hello.id)) return 'id must be 32 lowercase hex'
-  const publicKey = PUBLIC_KEY.test(hello.publicKey) ? fromHex(hello.publicKey) : null
+  if (!MESH_NAME.test(hello.mesh)) return `mesh must match ${String(MESH_NAME)}`
+  if (!NODE_ID_HEX.test(hello.id)) return 'id must be 32 lowercase hex'
+  const publicKey = PUBLIC_KEY_HEX.test(hello.publicKey) ? fromHex(hello.publicKey) : null
   if (!publicKey) return 'publicKey must be 64 lowercase hex'
-  const sig = SIGNATURE.test(hello.sig) ? fromHex(hello.sig) : null
+  const sig = SIGNATURE_HEX.test(hello.sig) ? fromHex(hello.sig) : null
   if (!sig) return 'sig must be 128 lowercase hex'
   if (nodeIdFromPublicKey(publicKey) !== hello.id) return 'id does not match publicKey'
   try {
@@ -236,7 +91,7 @@ export interface SignalOptions {
 
 export const DEFAULT_SIGNAL_OPTIONS = {
   sampleSize: 8,
-  maxFrameBytes: 16 * 1024,
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   ratePerSecond: 20,
   rateBurst: 60,
   abuseLimit: 200,

@@ -8,8 +8,9 @@
 import { expect, it, onTestFailed, vi } from 'vitest'
 import { WebSocket } from 'ws'
 import { createServer } from '../signaling/server.ts'
-import { helloMessage, type ServerMessage, type SignalCounters } from '../signaling/signal.ts'
+import type { SignalCounters } from '../signaling/signal.ts'
 import { toHex } from '../src/core/series/hash.ts'
+import { helloMessage, type ServerMessage } from '../src/core/wire/signaling.ts'
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 32))
 /** Frames other than rate-limit bursts, which come on top. */

@@ -2,17 +2,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { WebSocket, type ClientOptions } from 'ws'
 import { createServer, type Server } from '../signaling/server.ts'
-import {
-  addressKey,
-  helloMessage,
-  type ErrorMessage,
-  type PeerInfo,
-  type ServerMessage,
-  type SignalCounters,
-  type SignalOptions,
-} from '../signaling/signal.ts'
+import { addressKey, type SignalCounters, type SignalOptions } from '../signaling/signal.ts'
 import { nodeIdFromPublicKey } from '../src/core/identity.ts'
 import { toHex } from '../src/core/series/hash.ts'
+import { helloMessage, type ErrorMessage, type PeerInfo, type ServerMessage } from '../src/core/wire/signaling.ts'
 
 import { makeKeys, type Keys } from './support/keys.ts'
 

@@ -12,13 +12,14 @@ import type { Duplex } from 'node:stream'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { WebSocket as WsWebSocket, WebSocketServer } from 'ws'
 import { createServer, type Server } from '../signaling/server.ts'
-import { verifyHello, type HelloMessage, type SignalOptions } from '../signaling/signal.ts'
+import { verifyHello, type SignalOptions } from '../signaling/signal.ts'
 import { createWsBootstrap, type WsBootstrap, type WsBootstrapOptions } from '../src/adapters/ws-bootstrap.ts'
 import { createWebCryptoSigner, generateKeyPair } from '../src/adapters/webcrypto-signer.ts'
 import { nodeIdFromPublicKey } from '../src/core/identity.ts'
 import type { JsonValue } from '../src/core/json.ts'
 import type { BootstrapState, PeerInfo, Signer } from '../src/core/ports.ts'
 import { toHex } from '../src/core/series/hash.ts'
+import type { HelloMessage } from '../src/core/wire/signaling.ts'
 
 const staticDir = mkdtempSync(path.join(tmpdir(), 'ir3-ws-bootstrap-'))
 writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html><title>test</title>')

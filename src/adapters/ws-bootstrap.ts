@@ -18,16 +18,26 @@
  * Server frames are untrusted: anything that is not a well-formed message of a
  * known type is ignored and counted, never thrown into the socket loop.
  */
-import type { Bootstrap, BootstrapHandlers, BootstrapState, Clock, PeerInfo, Signer } from '../core/ports.ts'
-import type { JsonObject } from '../core/json.ts'
+import { Ir3Error, safetyCatch } from '../core/errors.ts'
+import { isPlainObject } from '../core/json.ts'
+import type { Bootstrap, BootstrapHandlers, BootstrapState, Clock, Signer } from '../core/ports.ts'
 import { toHex } from '../core/series/hash.ts'
-import type { ClientMessage, SIGNAL_CLOSE_CODES } from '../../signaling/signal.ts'
+import {
+  decodeServerMessage,
+  DEFAULT_MAX_FRAME_BYTES,
+  helloMessage,
+  NODE_ID_HEX,
+  RELAY_EXTRA_BYTES,
+  SIGNAL_CLOSE_CODES,
+  type ClientMessage,
+  type ReceivedServerMessage,
+} from '../core/wire/signaling.ts'
 
 /** Options of `createWsBootstrap`. */
 export interface WsBootstrapOptions {
   /** The signaling endpoint, e.g. `ws://127.0.0.1:4173/signal` (`ws:` or `wss:`). */
   url: string
-  /** Mesh (room) to join; see `MESH_NAME` in signaling/signal.ts. */
+  /** Mesh (room) to join; see `MESH_NAME` in src/core/wire/signaling.ts. */
   mesh: string
   /** This node's id: `nodeIdFromPublicKey(signer.publicKey)`. */
   id: string
@@ -72,29 +82,8 @@ export interface WsBootstrap extends Bootstrap {
 export const DEFAULT_MIN_BACKOFF_MS = 500
 export const DEFAULT_MAX_BACKOFF_MS = 30_000
 
-// signaling/signal.ts imports `ws` and `node:crypto` at its top level, so only its types are imported
-// here; the constants are restated and type-checked against it.
-const CLOSE_REPLACED: (typeof SIGNAL_CLOSE_CODES)['REPLACED'] = 4001
-const DEFAULT_MAX_FRAME_BYTES = 16 * 1024
 /** `WebSocket.OPEN`, which `ws` and browsers both define, but not always on the instance. */
 const OPEN = 1
-
-/** The text a hello signs, byte for byte as `helloMessage` in signaling/signal.ts. */
-function helloText(nonce: string, mesh: string, id: string): string {
-  return `ir3/hello/v1\n${nonce}\n${mesh}\n${id}`
-}
-
-const HEX_NONCE = /^[0-9a-f]{64}$/
-const HEX_ID = /^[0-9a-f]{32}$/
-const HEX_KEY = /^[0-9a-f]{64}$/
-const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/
-
-type Frame =
-  | { type: 'challenge'; nonce: string }
-  | { type: 'welcome'; peers: PeerInfo[] }
-  | { type: 'peers'; peers: PeerInfo[] }
-  | { type: 'signal'; from: string; data: JsonObject }
-  | { type: 'error'; code: string; message: string; to?: string }
 
 /**
  * Makes a bootstrap client. Nothing happens until `start`; it then stays
@@ -164,18 +153,19 @@ export function createWsBootstrap(opts: WsBootstrapOptions): WsBootstrap {
     stats.connects++
     ws.onmessage = (ev: MessageEvent) => {
       if (socket !== ws) return
-      const frame = typeof ev.data === 'string' ? decodeFrame(ev.data, stats) : null
-      if (!frame) {
+      const decoded = typeof ev.data === 'string' ? decodeServerMessage(ev.data) : null
+      if (!decoded) {
         stats.ignoredFrames++
         return
       }
-      onFrame(ws, frame)
+      stats.ignoredPeers += decoded.ignoredPeers
+      onFrame(ws, decoded.message)
     }
     ws.onclose = (ev: CloseEvent) => {
       if (socket !== ws) return
       socket = null
       if (stopped) return
-      if (ev.code === CLOSE_REPLACED || replaced) {
+      if (ev.code === SIGNAL_CLOSE_CODES.REPLACED || replaced) {
         replaced = true
         setState('closed', 'replaced')
         return
@@ -195,7 +185,7 @@ export function createWsBootstrap(opts: WsBootstrapOptions): WsBootstrap {
     cancelRetry = later(connect, delay)
   }
 
-  function onFrame(ws: WebSocket, frame: Frame): void {
+  function onFrame(ws: WebSocket, frame: ReceivedServerMessage): void {
     const h = handlers
     if (!h) return
     switch (frame.type) {
@@ -233,9 +223,10 @@ export function createWsBootstrap(opts: WsBootstrapOptions): WsBootstrap {
   async function sendHello(ws: WebSocket, nonce: string): Promise<void> {
     let sig: Uint8Array
     try {
-      sig = await opts.signer.sign(encoder.encode(helloText(nonce, opts.mesh, opts.id)))
-    } catch {
+      sig = await opts.signer.sign(encoder.encode(helloMessage(nonce, opts.mesh, opts.id)))
+    } catch (e: unknown) {
       // Without a signature there is no session: drop the socket and try again later.
+      safetyCatch(e)
       if (socket === ws) ws.close(1000, 'could not sign the hello')
       return
     }
@@ -248,8 +239,8 @@ export function createWsBootstrap(opts: WsBootstrapOptions): WsBootstrap {
     stats,
 
     start(h: BootstrapHandlers): void {
-      if (stopped) throw new Error('ERR_STOPPED: this bootstrap was stopped; make a new one')
-      if (handlers) throw new Error('ERR_STARTED: start() was already called')
+      if (stopped) throw new Ir3Error('ERR_STOPPED', 'this bootstrap was stopped; make a new one')
+      if (handlers) throw new Ir3Error('ERR_STARTED', 'start() was already called')
       handlers = h
       connect()
     },
@@ -260,13 +251,13 @@ export function createWsBootstrap(opts: WsBootstrapOptions): WsBootstrap {
     },
 
     signal(to: string, data): boolean {
-      if (!socket || !welcomed || socket.readyState !== OPEN || !HEX_ID.test(to) || !isObject(data)) {
+      if (!socket || !welcomed || socket.readyState !== OPEN || !NODE_ID_HEX.test(to) || !isPlainObject(data)) {
         stats.signalsRefused++
         return false
       }
       const text = JSON.stringify({ type: 'signal', to, data } satisfies ClientMessage)
-      // The relayed frame is 2 bytes longer (`from` for `to`); over the limit the server would refuse it.
-      if (encoder.encode(text).byteLength + 2 > maxFrameBytes) {
+      // Over the limit the server would refuse the relayed frame, which is a little longer.
+      if (encoder.encode(text).byteLength + RELAY_EXTRA_BYTES > maxFrameBytes) {
         stats.signalsRefused++
         return false
       }
@@ -295,61 +286,4 @@ function safeProtocol(url: string): string | null {
   } catch {
     return null
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-/** One server frame, or null if it is not a well-formed message of a known type. */
-function decodeFrame(text: string, stats: WsBootstrapStats): Frame | null {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return null
-  }
-  if (!isObject(value)) return null
-  switch (value['type']) {
-    case 'challenge': {
-      const nonce = value['nonce']
-      return typeof nonce === 'string' && HEX_NONCE.test(nonce) ? { type: 'challenge', nonce } : null
-    }
-    case 'welcome':
-    case 'peers': {
-      const peers = decodePeers(value['peers'], stats)
-      return peers ? { type: value['type'], peers } : null
-    }
-    case 'signal': {
-      const { from, data } = value
-      if (typeof from !== 'string' || !HEX_ID.test(from) || !isObject(data)) return null
-      return { type: 'signal', from, data: data as JsonObject }
-    }
-    case 'error': {
-      const { code, message, to } = value
-      if (typeof code !== 'string' || !ERROR_CODE.test(code)) return null
-      const frame: Frame = { type: 'error', code, message: typeof message === 'string' ? message : '' }
-      if (typeof to === 'string') frame.to = to
-      return frame
-    }
-    default:
-      return null
-  }
-}
-
-function decodePeers(value: unknown, stats: WsBootstrapStats): PeerInfo[] | null {
-  if (!Array.isArray(value)) return null
-  const peers: PeerInfo[] = []
-  for (const p of value as unknown[]) {
-    if (
-      isObject(p) &&
-      typeof p['id'] === 'string' &&
-      HEX_ID.test(p['id']) &&
-      typeof p['publicKey'] === 'string' &&
-      HEX_KEY.test(p['publicKey'])
-    )
-      peers.push({ id: p['id'], publicKey: p['publicKey'] })
-    else stats.ignoredPeers++
-  }
-  return peers
 }

@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'ERR_UNKNOWN_NODE'
   | 'ERR_NO_KEY'
   | 'ERR_NO_CIPHER'
+  | 'ERR_STOPPED'
+  | 'ERR_STARTED'
 
 export class Ir3Error extends Error {
   readonly code: ErrorCode
