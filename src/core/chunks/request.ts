@@ -131,6 +131,7 @@ interface Pending {
 
 const UNSENT = { status: 'unsent' } as const
 
+/** A request channel for a protocol whose requests are `Req` (types other than REPLY and INVALID). */
 export function createRequestChannel<Req extends { type: string; r: string }>(
   opts: RequestChannelOptions<Req>,
 ): RequestChannel {
@@ -156,7 +157,13 @@ export function createRequestChannel<Req extends { type: string; r: string }>(
       pending.set(key, {
         reply(b) {
           cancel()
-          const got = read(b)
+          let got: T | null = null
+          try {
+            got = read(b)
+          } catch (e: unknown) {
+            // A reader that throws is a bad reply too; a bug in it still surfaces.
+            safetyCatch(e)
+          }
           if (got === null) {
             stats.badReplies++
             resolve({ status: 'bad-reply' })
