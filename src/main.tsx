@@ -10,6 +10,7 @@ import { claimNode, listNodes } from './adapters/node-registry.ts'
 import { createWebCryptoSigner, createWebCryptoVerifier } from './adapters/webcrypto-signer.ts'
 import { createWebCryptoCipher } from './adapters/webcrypto-cipher.ts'
 import { selectApps } from './apps/index.ts'
+import { MESH_NAME } from './core/wire/signaling.ts'
 import { createSimplePeerTransport } from './adapters/simple-peer-transport.ts'
 import { createWsBootstrap } from './adapters/ws-bootstrap.ts'
 import { createApi, type Ir3Api } from './api.ts'
@@ -27,24 +28,36 @@ declare global {
 
 const clock = realClock
 const rng = realRng
-/** Mesh names as the signaling server accepts them. */
-const MESH_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
+
+/** An integer page parameter in [min, max], or undefined when absent; anything else is refused, never replaced. */
+function intParam(params: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const raw = params.get(name)
+  if (raw === null) return undefined
+  const n = Number(raw)
+  if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+    throw new Error(`?${name}=${raw} is not an integer from ${min} to ${max}`)
+  return n
+}
 
 async function start(): Promise<void> {
   const root = document.getElementById('root')
   if (!root) throw new Error('no #root element')
-  const db = await openIr3Db()
   const params = new URLSearchParams(location.search)
-  const claim = await claimNode(db, params.get('node'))
-  const signer = createWebCryptoSigner({ publicKey: claim.record.publicKey, privateKey: claim.record.privateKey })
-  const meshName = MESH_NAME.test(params.get('mesh') ?? '') ? params.get('mesh')! : 'default'
-  const degree = Number(params.get('degree'))
-  const chunkStore = createIdbChunkStore(db, claim.record.id)
-  const swarm = createWebTorrentSwarm()
-  const target = params.has('replicas') ? Number(params.get('replicas')) : NaN
+  // Page parameters are checked before anything starts: a bad one is reported, not replaced by a default.
+  const meshParam = params.get('mesh')
+  if (meshParam !== null && !MESH_NAME.test(meshParam))
+    throw new Error(`?mesh=${meshParam} is not a mesh name (${MESH_NAME.source})`)
+  const meshName = meshParam ?? 'default'
+  const degree = intParam(params, 'degree', 1, 16)
+  const target = intParam(params, 'replicas', 0, 16)
   // ?apps=a,b runs only those apps (all by default); unknown names are reported, not ignored.
   const selected = selectApps(params.get('apps'))
   if (selected.unknown.length > 0) throw new Error(`?apps= names unknown apps: ${selected.unknown.join(', ')}`)
+  const db = await openIr3Db()
+  const claim = await claimNode(db, params.get('node'))
+  const signer = createWebCryptoSigner({ publicKey: claim.record.publicKey, privateKey: claim.record.privateKey })
+  const chunkStore = createIdbChunkStore(db, claim.record.id)
+  const swarm = createWebTorrentSwarm()
   const cipher = await createWebCryptoCipher(signer)
   if (!cipher) console.warn('iR³: this browser has no X25519 in WebCrypto; direct messages cannot be encrypted here')
   const node = await createNode({
@@ -55,7 +68,7 @@ async function start(): Promise<void> {
     chunks: {
       // ?replicate=off: this tab serves what it holds but takes on nothing by itself.
       replicate: params.get('replicate') !== 'off',
-      ...(Number.isInteger(target) && target >= 0 && target <= 16 ? { replicationTarget: target } : {}),
+      ...(target !== undefined ? { replicationTarget: target } : {}),
     },
     store: createIdbEventStore(db, claim.record.id),
     signer,
@@ -71,7 +84,7 @@ async function start(): Promise<void> {
       signer,
     }),
     mesh: {
-      ...(Number.isInteger(degree) && degree >= 1 && degree <= 16 ? { targetDegree: degree } : {}),
+      ...(degree !== undefined ? { targetDegree: degree } : {}),
       // ?probe=on lets the unsigned flood-and-echo probe through (benchmarks only).
       probes: params.get('probe') === 'on',
     },

@@ -1,4 +1,5 @@
 import { createNode, type NodeDeps, type Ir3Node } from '../src/core/node.ts'
+import { appModules } from '../src/apps/index.ts'
 import { createManualClock, createSeededRng } from '../src/core/testing/manual-clock.ts'
 import { createMemoryEventStore, type MemoryEventStore } from '../src/core/testing/memory-store.ts'
 import {
@@ -15,7 +16,7 @@ export interface TestNode {
   reopen(): Promise<Ir3Node>
 }
 
-/** A node over a memory store with a manual clock; `reopen` starts a new node over the same store and key. */
+/** A node over a memory store with a manual clock, running every app (as a tab does); `reopen` starts a new node over the same store and key. */
 export async function makeTestNode(opts: Partial<NodeDeps> = {}, pair?: KeyPair): Promise<TestNode> {
   const keys = pair ?? (await generateKeyPair())
   const store = createMemoryEventStore()
@@ -27,6 +28,7 @@ export async function makeTestNode(opts: Partial<NodeDeps> = {}, pair?: KeyPair)
     rng: createSeededRng(7),
     chunkSize: 8,
     snapshotEvery: 32,
+    apps: appModules,
     ...opts,
   })
   const node = await createNode(deps())
