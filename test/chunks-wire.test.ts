@@ -202,6 +202,8 @@ describe('series channel on a real node', () => {
     for (let t = 0; t < 5000 && !a.mesh!.isReady(evil.id); t += 100) await sim.run(100, 10)
     expect(a.mesh!.isReady(evil.id), `seed ${seed}`).toBe(true)
     const sent: JsonValue[] = []
+    // evil's own chunks give the channel up, so the test can listen on it.
+    evil.chunkService!.stop()
     evil.mesh!.onDirect('series', (_from, d) => void sent.push(d))
     const raw = (d: unknown) =>
       evil.mesh!._testOnlySendRaw(a.id, new TextEncoder().encode(JSON.stringify({ t: 'x', c: 'series', d })))

@@ -11,14 +11,18 @@ import type { ChunksState } from '../src/core/chunks/reducers.ts'
 import { verifyHead, verifySealed } from '../src/core/chunks/head.ts'
 import { toHex } from '../src/core/series/hash.ts'
 import { builtInReducers } from '../src/core/node.ts'
-import { applyEntry, initialStates, type States } from '../src/core/series/reducers.ts'
+import { appModules } from '../src/apps/index.ts'
+import { applyEntry, initialStates, type Reducer, type States } from '../src/core/series/reducers.ts'
+
+/** The reducers of a sim node (the core's and every app's), as a reader opens a series with them. */
+const nodeReducers: readonly Reducer[] = [...builtInReducers, ...appModules]
 
 /** The author's derived state after each size, replayed from its entries (so it can be asked after the tab closed). */
 async function statesOf(node: Ir3Node): Promise<(size: number) => States> {
   const entries = await node.entries(0, node.length)
   return (size) => {
-    let s = initialStates(builtInReducers)
-    for (const e of entries.slice(0, size)) s = applyEntry(builtInReducers, s, e, e.bytes)
+    let s = initialStates(nodeReducers)
+    for (const e of entries.slice(0, size)) s = applyEntry(nodeReducers, s, e, e.bytes)
     return s
   }
 }
