@@ -101,6 +101,30 @@ describe('the mesh', () => {
   })
 })
 
+describe('direct channels', () => {
+  it('gives a channel to one handler, refuses a second, and frees it on unsubscribe', async () => {
+    const seed = pickSeed('direct channel')
+    const sim = await createSim({ seed })
+    const a = await sim.add()
+    const b = await sim.add()
+    await sim.run(3000)
+    expect(a.mesh!.isReady(b.id), `seed ${seed}`).toBe(true)
+    const got: unknown[] = []
+    const off = a.mesh!.onDirect('demo', (from, d) => void got.push([from, d]))
+    expect(() => a.mesh!.onDirect('demo', () => undefined)).toThrow(/ERR_DUPLICATE_MODULE/)
+    expect(b.mesh!.sendDirect(a.id, 'demo', { n: 1 })).toBe(true)
+    await sim.run(200)
+    expect(got).toEqual([[b.id, { n: 1 }]])
+    off()
+    const malformed = a.mesh!.stats.dropped.malformed
+    b.mesh!.sendDirect(a.id, 'demo', { n: 2 })
+    await sim.run(200)
+    expect(got).toHaveLength(1)
+    expect(a.mesh!.stats.dropped.malformed).toBe(malformed + 1)
+    a.mesh!.onDirect('demo', () => undefined)
+  })
+})
+
 describe('intents', () => {
   it('records YES, NO (rate-limited), SILENCE (gone) and late answers in the declarer’s series', async () => {
     const seed = pickSeed('outcomes')

@@ -65,12 +65,11 @@ export class Mesh {
     this.id = deps.id
     this.publicKey = deps.publicKey
     const o = (this.o = resolveOptions(deps.options))
-    const { id, publicKey, clock, rng, bootstrap } = deps
-    const serverState = () => this.bootstrapState
-    // Link hooks run in the order the parts register: records, signaling, then topology (fill last).
+    const { id, publicKey, clock, rng, bootstrap, transport, record } = deps
     const signatures = (this.signatures = new Signatures(deps.signer, deps.verifier))
-    const { transport, record } = deps
+    const serverState = () => this.bootstrapState
     const changed = () => this.changes.changed()
+    // Link hooks run in the order the parts register: records, signaling, then topology (its fill last).
     this.links = new Links({ id, publicKey, signatures, clock, transport, record, changed, options: o })
     this.records = new Records(this.links, {
       id,
