@@ -8,10 +8,14 @@ import { apps } from '../apps/index.ts'
 import { errorMessage } from './format.ts'
 import { useNode } from './inspector-context.tsx'
 
-/** What every app panel is given. */
-export interface AppPanelProps {
+/**
+ * What every app panel is given. A panel declares its app's API type
+ * (`AppPanelProps<MessagesApi>`); the one cast from `unknown` is below, where
+ * the panel is loaded next to the module that made that API.
+ */
+export interface AppPanelProps<Api = unknown> {
   /** The app's API object (`window.ir3.apps.<name>`). */
-  api: unknown
+  api: Api
 }
 
 class PanelBoundary extends Component<{ name: string; children: ReactNode }, { error: string | null }> {
@@ -49,9 +53,9 @@ export function AppPanels() {
   )
   if (panels.length === 0) return null
   return (
-    <div className="layout app-panels" data-testid="app-panels">
+    <div className="app-panels" data-testid="app-panels">
       {panels.map(({ name, Panel }) => (
-        <div className="column" key={name} data-app={name}>
+        <div className="column app-panel" key={name} data-app={name}>
           <PanelBoundary name={name}>
             <Suspense fallback={<section className="panel muted">Loading the {name} app…</section>}>
               <Panel api={node.apps[name]} />
