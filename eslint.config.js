@@ -82,7 +82,21 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/ui/**/*.tsx', 'src/ui/**/*.ts'],
+    // An app's module (app.ts and its helpers) is framework-free like the core: it runs in the
+    // simulation in Node. Only its panel (panel.tsx) may use React and the UI kit.
+    files: ['src/apps/**/*.ts'],
+    ignores: ['src/apps/**/*.test.ts', 'src/apps/index.ts'],
+    rules: {
+      'no-restricted-imports': ['error', coreProperForbidden],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Use ctx.clock.' },
+        { object: 'Math', property: 'random', message: 'Use ctx.rng.' },
+      ],
+    },
+  },
+  {
+    files: ['src/ui/**/*.tsx', 'src/ui/**/*.ts', 'src/apps/**/*.tsx'],
     rules: {
       'no-restricted-syntax': [
         'error',

@@ -42,11 +42,10 @@ try {
   const [a, b] = [ids[0]!, ids[N - 1]!]
   // Both must know the other's key-agreement key (from its signed peer record).
   const keyed = (p: Page, other: string) =>
-    p.waitForFunction(
-      (o) => window.ir3!.apps.messages!.contacts().some((c) => c.id === o && c.ek !== null),
-      other,
-      { timeout: 60_000, polling: 200 },
-    )
+    p.waitForFunction((o) => window.ir3!.apps.messages!.contacts().some((c) => c.id === o && c.ek !== null), other, {
+      timeout: 60_000,
+      polling: 200,
+    })
   await Promise.all([keyed(A, b), keyed(B, a)])
   await new Promise((r) => setTimeout(r, 2000))
   const linked = await A.evaluate((o) => window.ir3!.peers().some((p) => p.id === o && p.state === 'ready'), b)

@@ -104,9 +104,9 @@ export interface Ir3Api {
   limits(): { budgets: Budgets; view: LimiterView }
   /**
    * Measures the mesh itself: floods an unsigned probe over the same links (no
-   * signing, no series) and resolves when `want` nodes echoed it back.
+   * signing, no series) and resolves when `want` nodes echoed it back (with `only`: when that node did).
    */
-  probe(want: number, ttl?: number): Promise<{ ms: number; echoes: number }>
+  probe(want: number, ttl?: number, only?: string): Promise<{ ms: number; echoes: number }>
   /** Frames this node received for an intent (first copy and duplicates). */
   intentCopies(id: string): number
   /** Own and held series (holders, seeding), downloads with progress, live torrents. */
@@ -192,7 +192,8 @@ export function createApi(
     intent: (id) => node.intent(id),
     setLimits: (b) => node.setLimits(b),
     limits: () => node.limits(),
-    probe: (want, ttl) => node.mesh?.probe(want, ttl) ?? Promise.resolve({ ms: 0, echoes: 0 }),
+    probe: (want, ttl, only) =>
+      node.mesh?.probe(want, ttl, 10_000, only ?? null) ?? Promise.resolve({ ms: 0, echoes: 0 }),
     intentCopies: (id) => node.intents?.copies.get(id) ?? 0,
     chunks() {
       const v = node.chunks()

@@ -93,7 +93,16 @@ describe('the module contract', () => {
     await sim.run(3000)
     const withChannel = appModules.filter((m) => m.channel)
     expect(withChannel.length).toBeGreaterThan(0)
-    const garbage: JsonValue[] = [null, 1, 'x', [], { t: 'nope' }, { t: 'echo' }, { t: 'echo', n: -1 }, { t: 'echo', n: 1.5 }]
+    const garbage: JsonValue[] = [
+      null,
+      1,
+      'x',
+      [],
+      { t: 'nope' },
+      { t: 'echo' },
+      { t: 'echo', n: -1 },
+      { t: 'echo', n: 1.5 },
+    ]
     for (const m of withChannel) {
       for (const g of garbage) expect(b.mesh!.sendDirect(a.id, m.name, g)).toBe(true)
       await sim.run(100)

@@ -76,7 +76,12 @@ export async function createWebCryptoCipher(
           const shared = await subtle.deriveBits({ name: 'X25519', public: peer }, privateKey, 256)
           const hkdf = await subtle.importKey('raw', shared, 'HKDF', false, ['deriveKey'])
           return await subtle.deriveKey(
-            { name: 'HKDF', hash: 'SHA-256', salt: sealSalt(publicKey, peerKey) as Uint8Array<ArrayBuffer>, info: SEAL_INFO as Uint8Array<ArrayBuffer> },
+            {
+              name: 'HKDF',
+              hash: 'SHA-256',
+              salt: sealSalt(publicKey, peerKey) as Uint8Array<ArrayBuffer>,
+              info: SEAL_INFO as Uint8Array<ArrayBuffer>,
+            },
             hkdf,
             { name: 'AES-GCM', length: 256 },
             false,

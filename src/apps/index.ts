@@ -32,7 +32,10 @@ export const appModules: readonly AnyModule[] = apps.map((a) => a.module)
  */
 export function selectApps(param: string | null): { modules: AnyModule[]; unknown: string[] } {
   if (param === null) return { modules: [...appModules], unknown: [] }
-  const wanted = param.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
+  const wanted = param
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
   const known = new Set(appModules.map((m) => m.name))
   return {
     modules: appModules.filter((m) => wanted.includes(m.name)),

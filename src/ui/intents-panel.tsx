@@ -89,7 +89,8 @@ function DeclareForm() {
     const k = node.intents?.kinds() ?? []
     return k.includes('ping') ? k : ['ping', ...k]
   }, [node])
-  const [kind, setKind] = useState(kinds[0] ?? 'ping')
+  // ping first: it is the one every node answers (other kinds come from the apps and layers this node runs).
+  const [kind, setKind] = useState('ping')
   const [body, setBody] = useState('null')
   const [deadline, setDeadline] = useState('3000')
   const [ttl, setTtl] = useState('6')

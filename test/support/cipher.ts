@@ -5,7 +5,15 @@
  * same sealed format as src/adapters/webcrypto-cipher.ts — test/cipher.test.ts
  * checks that each opens what the other sealed.
  */
-import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, hkdfSync } from 'node:crypto'
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  hkdfSync,
+} from 'node:crypto'
 import type { Cipher, Rng, Signer } from '../../src/core/ports.ts'
 import { agreementSeedMessage, SEAL_INFO, sealSalt } from '../../src/adapters/webcrypto-cipher.ts'
 
@@ -14,7 +22,9 @@ const SPKI = Buffer.from('302a300506032b656e032100', 'hex')
 const KEY = /^x25519:([0-9a-f]{64})$/
 
 export async function createSyncCipher(signer: Signer, rng: Rng): Promise<Cipher> {
-  const seed = createHash('sha256').update(await signer.sign(agreementSeedMessage(signer.publicKey))).digest()
+  const seed = createHash('sha256')
+    .update(await signer.sign(agreementSeedMessage(signer.publicKey)))
+    .digest()
   const priv = createPrivateKey({ key: Buffer.concat([PKCS8, seed]), format: 'der', type: 'pkcs8' })
   const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' })
   const publicKey = `x25519:${spki.subarray(spki.length - 32).toString('hex')}`
@@ -25,7 +35,11 @@ export async function createSyncCipher(signer: Signer, rng: Rng): Promise<Cipher
     const raw = KEY.exec(peerKey)?.[1]
     if (raw) {
       try {
-        const pub = createPublicKey({ key: Buffer.concat([SPKI, Buffer.from(raw, 'hex')]), format: 'der', type: 'spki' })
+        const pub = createPublicKey({
+          key: Buffer.concat([SPKI, Buffer.from(raw, 'hex')]),
+          format: 'der',
+          type: 'spki',
+        })
         const shared = diffieHellman({ privateKey: priv, publicKey: pub })
         k = Buffer.from(hkdfSync('sha256', shared, sealSalt(publicKey, peerKey), SEAL_INFO, 32))
       } catch {

@@ -96,7 +96,15 @@ export async function createSim(opts: {
   const nodes: Ir3Node[] = []
   const gone = new Set<string>()
   const stores = new Map<string, MemoryChunkStore>()
-  const identities = new Map<string, { signer: Signer; store: ReturnType<typeof createMemoryEventStore>; apps: readonly AnyModule[]; chunks: ChunksOptions | undefined }>()
+  const identities = new Map<
+    string,
+    {
+      signer: Signer
+      store: ReturnType<typeof createMemoryEventStore>
+      apps: readonly AnyModule[]
+      chunks: ChunksOptions | undefined
+    }
+  >()
   const swarms = createMemorySwarmNetwork({ clock, reachable: (a, b) => !gone.has(a) && !gone.has(b) })
   const sim: Sim = {
     swarms,

@@ -22,15 +22,7 @@ import type { IncomingIntent, IntentOutcome } from '../../core/intents/intents.t
 import { fromBase64, toBase64 } from '../../core/chunks/head.ts'
 import { defineModule, type ModuleContext, type ModuleDecision, type NodeInfo } from '../../core/modules/module.ts'
 import { utf8 } from '../../core/series/encoding.ts'
-import {
-  BROADCAST,
-  checkText,
-  decodeBroadcast,
-  decodeDirect,
-  DIRECT,
-  MAX_TEXT_BYTES,
-  messageAad,
-} from './codec.ts'
+import { BROADCAST, checkText, decodeBroadcast, decodeDirect, DIRECT, MAX_TEXT_BYTES, messageAad } from './codec.ts'
 import {
   conversationOf,
   initialMessages,
@@ -96,11 +88,11 @@ export interface MessagesApi {
   list(peer?: string): Promise<Message[]>
   /** Conversations with counts and unread counts, newest first. */
   conversations(): Conversation[]
-  /** Marks a conversation read now (records `msg-read` if anything was unread). */
-  markRead(peer: string): void
+  /** Marks a conversation read up to `upTo` (default: now); records `msg-read` if anything up to then was unread. */
+  markRead(peer: string, upTo?: number): void
   /** Nodes a message can be sent to now (their key reached us), and others known. */
   contacts(): NodeInfo[]
-  /** Called when messages or contacts may have changed; returns the unsubscribe. */
+  /** Called when messages or contacts (nodes, their keys) may have changed; returns the unsubscribe. */
   subscribe(fn: () => void): () => void
   readonly maxTextBytes: number
 }
@@ -115,7 +107,8 @@ function rateLimit(s: MessagesState, origin: string, now: number): ModuleDecisio
   const recent = s.window.filter(([t]) => t > now - WINDOW_MS)
   const mine = recent.filter(([, f]) => f === origin)
   if (mine.length >= PER_SENDER) return no('rate-limited', Math.max(1, mine[0]![0] + WINDOW_MS - now))
-  if (recent.length >= ALL_SENDERS) return no('rate-limited (all senders)', Math.max(1, recent[0]![0] + WINDOW_MS - now))
+  if (recent.length >= ALL_SENDERS)
+    return no('rate-limited (all senders)', Math.max(1, recent[0]![0] + WINDOW_MS - now))
   return null
 }
 
@@ -151,7 +144,10 @@ function decideBroadcast(intent: IncomingIntent, s: MessagesState, ctx: Ctx): Mo
   if (s.messages[`${intent.origin}:${body.m}`]) return { answer: 'yes', data: { duplicate: true } }
   const limited = rateLimit(s, intent.origin, ctx.clock.now())
   if (limited) return limited
-  return { answer: 'yes', record: [{ kind: 'msg-received', body: { m: body.m, from: intent.origin, text: body.text, b: true } }] }
+  return {
+    answer: 'yes',
+    record: [{ kind: 'msg-received', body: { m: body.m, from: intent.origin, text: body.text, b: true } }],
+  }
 }
 
 function randomId(ctx: Ctx): string {
@@ -215,8 +211,10 @@ function startMessages(ctx: Ctx): MessagesApi {
     for (const id of outbox.keys()) if (ctx.state().messages[`out:${id}`]) outbox.delete(id)
     changed()
   })
+  const unsubNodes = ctx.onNodes(changed)
   ctx.onStop(() => {
     unsub()
+    unsubNodes()
     listeners.clear()
   })
 
@@ -226,7 +224,13 @@ function startMessages(ctx: Ctx): MessagesApi {
     for (const key of s.order) {
       const m = s.messages[key]!
       const peer = conversationOf(m)
-      const c = by.get(peer) ?? { peer, name: peer === '*' ? 'everyone' : nameFromId(peer), count: 0, unread: 0, lastT: 0 }
+      const c = by.get(peer) ?? {
+        peer,
+        name: peer === '*' ? 'everyone' : nameFromId(peer),
+        count: 0,
+        unread: 0,
+        lastT: 0,
+      }
       c.count++
       c.lastT = Math.max(c.lastT, m.t)
       if (m.dir === 'in' && m.t > (s.read[peer] ?? 0)) c.unread++
@@ -238,19 +242,39 @@ function startMessages(ctx: Ctx): MessagesApi {
   return {
     maxTextBytes: MAX_TEXT_BYTES,
     send(to, text) {
-      if (typeof to !== 'string' || !ID.test(to)) throw new Ir3Error('ERR_BAD_ARGUMENT', 'recipient must be a node id (32 hex)')
+      if (typeof to !== 'string' || !ID.test(to))
+        throw new Ir3Error('ERR_BAD_ARGUMENT', 'recipient must be a node id (32 hex)')
       if (to === ctx.id) throw new Ir3Error('ERR_BAD_ARGUMENT', 'a node cannot message itself')
       const bad = checkText(text)
       if (bad) throw new Ir3Error(bad.code, bad.message)
       const cipher = ctx.cipher
-      if (!cipher) throw new Ir3Error('ERR_NO_CIPHER', 'this browser has no X25519: direct messages cannot be encrypted')
+      if (!cipher)
+        throw new Ir3Error('ERR_NO_CIPHER', 'this browser has no X25519: direct messages cannot be encrypted')
       const rk = ctx.nodes().find((n) => n.id === to)?.ek ?? null
-      if (!rk) throw new Ir3Error('ERR_NO_KEY', `no encryption key of ${nameFromId(to)} has reached this node: it has not been seen on the mesh lately`)
+      if (!rk)
+        throw new Ir3Error(
+          'ERR_NO_KEY',
+          `no encryption key of ${nameFromId(to)} has reached this node: it has not been seen on the mesh lately`,
+        )
       // Declaring needs a mesh: fail now rather than after sealing.
-      if (ctx.peers().length === 0 && ctx.nodes().length === 0) throw new Ir3Error('ERR_NO_MESH', 'this node is not in a mesh')
+      if (ctx.peers().length === 0 && ctx.nodes().length === 0)
+        throw new Ir3Error('ERR_NO_MESH', 'this node is not in a mesh')
       const id = randomId(ctx)
       const t = ctx.clock.now()
-      const draft: Message = { id, dir: 'out', from: ctx.id, to, text, t, status: 'pending', reason: null, broadcast: false, yes: 0, no: 0, silent: 0 }
+      const draft: Message = {
+        id,
+        dir: 'out',
+        from: ctx.id,
+        to,
+        text,
+        t,
+        status: 'pending',
+        reason: null,
+        broadcast: false,
+        yes: 0,
+        no: 0,
+        silent: 0,
+      }
       outbox.set(id, draft)
       texts.set(`out:${id}`, text)
       changed()
@@ -287,13 +311,20 @@ function startMessages(ctx: Ctx): MessagesApi {
         if (!m || (peer !== undefined && conversationOf(m) !== peer)) continue
         out.push(view(key, m, await textOf(key, m)))
       }
-      for (const m of outbox.values()) if (peer === undefined || m.to === peer) out.push(m)
+      // Still sealing (or failed): not in the series yet. One just recorded is listed from the series only.
+      for (const m of outbox.values())
+        if ((peer === undefined || m.to === peer) && !s.messages[`out:${m.id}`]) out.push(m)
       return out
     },
     conversations,
-    markRead(peer) {
-      const c = conversations().find((x) => x.peer === peer)
-      if (c && c.unread > 0) ctx.record('msg-read', { peer, t: Math.trunc(ctx.clock.now()) })
+    markRead(peer, upTo) {
+      const t = Math.trunc(upTo ?? ctx.clock.now())
+      const s = ctx.state()
+      const unread = s.order.some((k) => {
+        const m = s.messages[k]!
+        return m.dir === 'in' && conversationOf(m) === peer && m.t > (s.read[peer] ?? 0) && m.t <= t
+      })
+      if (unread) ctx.record('msg-read', { peer, t })
     },
     contacts: () => ctx.nodes().filter((n) => n.id !== ctx.id),
     subscribe(fn) {

@@ -67,7 +67,10 @@ export function checkText(text: unknown): { code: 'ERR_BAD_ARGUMENT' | 'ERR_TEXT
   if (text.length === 0) return { code: 'ERR_BAD_ARGUMENT', message: 'text is empty' }
   const bytes = utf8(text).length
   if (bytes > MAX_TEXT_BYTES)
-    return { code: 'ERR_TEXT_TOO_LONG', message: `text is ${bytes} bytes (UTF-8), limit ${MAX_TEXT_BYTES}: nothing was sent` }
+    return {
+      code: 'ERR_TEXT_TOO_LONG',
+      message: `text is ${bytes} bytes (UTF-8), limit ${MAX_TEXT_BYTES}: nothing was sent`,
+    }
   return null
 }
 

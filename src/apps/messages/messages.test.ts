@@ -27,7 +27,18 @@ async function settle<T>(sim: Sim, p: Promise<T>, ms = 15_000): Promise<T> {
 /** Until every node knows every other node's key-agreement key (peer records have spread). */
 async function keysKnown(sim: Sim, nodes: Ir3Node[]): Promise<void> {
   for (let t = 0; t < 30_000; t += 250) {
-    if (nodes.every((a) => nodes.every((b) => a === b || api(a).contacts().some((c) => c.id === b.id && c.ek)))) return
+    if (
+      nodes.every((a) =>
+        nodes.every(
+          (b) =>
+            a === b ||
+            api(a)
+              .contacts()
+              .some((c) => c.id === b.id && c.ek),
+        ),
+      )
+    )
+      return
     await sim.run(250)
   }
   throw new Error(`seed ${sim.seed}: keys did not spread`)
@@ -43,7 +54,12 @@ describe('messages', () => {
     const sent = api(a).send(b.id, 'hello from a — ünïcode ✓')
     expect(sent.id).toMatch(/^[0-9a-f]{32}$/)
     const m = await settle(sim, sent.outcome)
-    expect(m, `seed ${seed}`).toMatchObject({ status: 'delivered', from: a.id, to: b.id, text: 'hello from a — ünïcode ✓' })
+    expect(m, `seed ${seed}`).toMatchObject({
+      status: 'delivered',
+      from: a.id,
+      to: b.id,
+      text: 'hello from a — ünïcode ✓',
+    })
     const inbox = await api(b).list(a.id)
     expect(inbox).toHaveLength(1)
     expect(inbox[0]).toMatchObject({ id: sent.id, dir: 'in', from: a.id, to: b.id, text: 'hello from a — ünïcode ✓' })
@@ -119,7 +135,14 @@ describe('messages', () => {
     for (let t = 0; t < 30_000 && !pair; t += 500) {
       pair = nodes
         .flatMap((x) => nodes.map((y) => [x, y] as const))
-        .find(([x, y]) => x !== y && !x.mesh!.isReady(y.id) && api(x).contacts().some((c) => c.id === y.id && c.ek))
+        .find(
+          ([x, y]) =>
+            x !== y &&
+            !x.mesh!.isReady(y.id) &&
+            api(x)
+              .contacts()
+              .some((c) => c.id === y.id && c.ek),
+        )
       if (!pair) await sim.run(500)
     }
     expect(pair, `seed ${seed}: no unlinked pair with a known key`).toBeDefined()
@@ -180,7 +203,9 @@ describe('messages', () => {
     const [a, b] = [await sim.add(), await sim.add()]
     await sim.run(3000)
     await keysKnown(sim, [a, b])
-    const rk = api(a).contacts().find((c) => c.id === b.id)!.ek!
+    const rk = api(a)
+      .contacts()
+      .find((c) => c.id === b.id)!.ek!
     const bodies = [
       null,
       { m: 'nope' },
@@ -191,7 +216,12 @@ describe('messages', () => {
     const res = await settle(sim, Promise.all(outcomes))
     for (const o of res) expect(o.no, `seed ${seed}`).toBe(1)
     const reasons = res.map((o) => o.answers[b.id]!.reason)
-    expect(reasons).toEqual(['malformed message', 'malformed message', 'undecryptable', 'sealed to another key of this node'])
+    expect(reasons).toEqual([
+      'malformed message',
+      'malformed message',
+      'undecryptable',
+      'sealed to another key of this node',
+    ])
     expect(await entriesOf(b, 'msg-received')).toHaveLength(0)
   })
 
@@ -206,7 +236,9 @@ describe('messages', () => {
     await a.flush()
     const opened = await settle(sim, h.openSeries(a.id), 60_000)
     const entries = await opened.series.entries(0, opened.series.length)
-    const declared = entries.find((e) => e.kind === 'intent-declared' && (e.body as { kind?: string }).kind === 'msg-direct')
+    const declared = entries.find(
+      (e) => e.kind === 'intent-declared' && (e.body as { kind?: string }).kind === 'msg-direct',
+    )
     expect(declared, `seed ${seed}: the holder has the message's entry`).toBeDefined()
     expect(entries.some((e) => JSON.stringify(e.body).includes('the secret is 42'))).toBe(false)
     // The holder cannot open it with its own key either.

@@ -146,7 +146,11 @@ export function reduceMessages(s: MessagesState, e: Entry): MessagesState {
     case 'silence-recorded': {
       const intent = str(b['intent'])
       if (!intent || !s.byIntent[intent]) return s
-      return answered(s, intent, (m) => ({ ...m, silent: m.silent + 1, status: m.status === 'pending' ? 'silent' : m.status }))
+      return answered(s, intent, (m) => ({
+        ...m,
+        silent: m.silent + 1,
+        status: m.status === 'pending' ? 'silent' : m.status,
+      }))
     }
     case 'msg-received': {
       const id = str(b['m'])

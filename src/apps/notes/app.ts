@@ -34,7 +34,8 @@ export const notesApp = defineModule<NotesState, NotesApi>({
   reduce(s, e) {
     if (e.kind !== 'note-added') return s
     const b = e.body
-    const text = typeof b === 'object' && b !== null && !Array.isArray(b) && typeof b['text'] === 'string' ? b['text'] : ''
+    const text =
+      typeof b === 'object' && b !== null && !Array.isArray(b) && typeof b['text'] === 'string' ? b['text'] : ''
     const latest = s.latest.length >= LATEST ? s.latest.slice(1) : s.latest.slice()
     latest.push(text)
     return { count: s.count + 1, latest }
@@ -42,9 +43,11 @@ export const notesApp = defineModule<NotesState, NotesApi>({
   start(ctx) {
     return {
       add(text) {
-        if (typeof text !== 'string' || text.length === 0) throw new Ir3Error('ERR_BAD_ARGUMENT', 'a note is a non-empty string')
+        if (typeof text !== 'string' || text.length === 0)
+          throw new Ir3Error('ERR_BAD_ARGUMENT', 'a note is a non-empty string')
         const bytes = utf8(text).length
-        if (bytes > MAX_NOTE_BYTES) throw new Ir3Error('ERR_TEXT_TOO_LONG', `note is ${bytes} bytes, limit ${MAX_NOTE_BYTES}: nothing was added`)
+        if (bytes > MAX_NOTE_BYTES)
+          throw new Ir3Error('ERR_TEXT_TOO_LONG', `note is ${bytes} bytes, limit ${MAX_NOTE_BYTES}: nothing was added`)
         ctx.record('note-added', { text })
         return { seq: ctx.length() - 1 }
       },

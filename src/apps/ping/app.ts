@@ -58,13 +58,17 @@ export const pingApp = defineModule<PingState, PingApi, PingMessage>({
   reduce(s, e) {
     if (e.kind !== 'intent-declared') return s
     const b = e.body
-    if (typeof b !== 'object' || b === null || Array.isArray(b) || b['kind'] !== 'ping' || typeof b['id'] !== 'string') return s
+    if (typeof b !== 'object' || b === null || Array.isArray(b) || b['kind'] !== 'ping' || typeof b['id'] !== 'string')
+      return s
     const latest = s.latest.length >= LATEST ? s.latest.slice(1) : s.latest.slice()
     latest.push(b['id'])
     return { declared: s.declared + 1, latest }
   },
   intents: {
-    ping: (_intent, _state, ctx) => ({ answer: 'yes', data: { id: ctx.id, degree: ctx.peers().length, length: ctx.length() } }),
+    ping: (_intent, _state, ctx) => ({
+      answer: 'yes',
+      data: { id: ctx.id, degree: ctx.peers().length, length: ctx.length() },
+    }),
   },
   channel: {
     codec: pingCodec,

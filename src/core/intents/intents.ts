@@ -33,7 +33,13 @@ import {
 import { Ir3Error } from '../errors.ts'
 import { KIND_PATTERN } from '../series/encoding.ts'
 import { decide, type LimitsState } from './limits.ts'
-import { summarize, type DeclaredIntent, type IntentsState, type IntentSummary, type ResponseRecord } from './reducers.ts'
+import {
+  summarize,
+  type DeclaredIntent,
+  type IntentsState,
+  type IntentSummary,
+  type ResponseRecord,
+} from './reducers.ts'
 
 /** What a declarer learns of its intent: the summary, and each answer with its data, as the series has them. */
 export interface IntentOutcome extends IntentSummary {
@@ -121,11 +127,15 @@ export class Intents {
   /** Outcomes promised and not yet settled: intent id → targets and resolver. */
   private readonly waiting = new Map<string, { targets: string[]; resolve: (o: IntentOutcome) => void }>()
   private stopped = false
+  /** Registrations on the mesh, undone by stop(). */
+  private readonly detach: (() => void)[] = []
 
   constructor(deps: IntentsDeps) {
     this.deps = deps
-    deps.mesh.on('intent', (from, f) => void this.onIntent(from, f))
-    deps.mesh.on('resp', (from, f) => void this.onResponse(from, f))
+    this.detach.push(
+      deps.mesh.on('intent', (from, f) => void this.onIntent(from, f)),
+      deps.mesh.on('resp', (from, f) => void this.onResponse(from, f)),
+    )
   }
 
   /**
@@ -148,6 +158,7 @@ export class Intents {
   stop(): void {
     if (this.stopped) return
     this.stopped = true
+    for (const u of this.detach.splice(0)) u()
     // Outcomes still owed settle now with what the series has (unanswered targets stay pending).
     for (const id of [...this.waiting.keys()]) this.settle(id)
   }

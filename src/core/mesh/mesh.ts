@@ -284,8 +284,13 @@ export class Mesh {
    * it (or after `timeoutMs`). Echoes travel like answers: direct over an
    * existing link, else back along the probe's path. No signing, no series.
    */
-  probe(want: number, ttl = 6, timeoutMs = 10_000): Promise<{ ms: number; echoes: number }> {
-    return this.prober.probe(want, ttl, timeoutMs)
+  probe(
+    want: number,
+    ttl = 6,
+    timeoutMs = 10_000,
+    only: string | null = null,
+  ): Promise<{ ms: number; echoes: number }> {
+    return this.prober.probe(want, ttl, timeoutMs, only)
   }
 
   /** Test seam: writes raw bytes on the link to `id`, bypassing encoding. */

@@ -41,7 +41,7 @@ export class Probe {
   private readonly probes = new Map<string, string | null>()
   private readonly waits = new Map<
     string,
-    { want: number; from: Set<string>; started: number; done: (r: ProbeResult) => void }
+    { want: number; only: string | null; from: Set<string>; started: number; done: (r: ProbeResult) => void }
   >()
 
   constructor(links: Links, deps: ProbeDeps) {
@@ -55,8 +55,9 @@ export class Probe {
    * Floods an unsigned probe and resolves when `want` distinct nodes echoed
    * it (or after `timeoutMs`). Echoes travel like answers: direct over an
    * existing link, else back along the probe's path. No signing, no series.
+   * With `only`, just that node's echo counts (every node still echoes).
    */
-  probe(want: number, ttl: number, timeoutMs: number): Promise<ProbeResult> {
+  probe(want: number, ttl: number, timeoutMs: number, only: string | null = null): Promise<ProbeResult> {
     let i = ''
     for (let k = 0; k < 32; k++) i += Math.floor(this.deps.rng.next() * 16).toString(16)
     return new Promise((resolve) => {
@@ -66,7 +67,7 @@ export class Probe {
         this.waits.delete(i)
         resolve(r)
       }
-      this.waits.set(i, { want, from, started, done })
+      this.waits.set(i, { want, only, from, started, done })
       this.probes.set(i, null)
       this.links.broadcast({ t: 'probe', i, o: this.deps.id, ttl: ttl - 1 })
       this.deps.clock.setTimeout(() => {
@@ -92,7 +93,7 @@ export class Probe {
       return
     }
     const w = this.waits.get(f.i)
-    if (!w) return
+    if (!w || (w.only !== null && f.f !== w.only)) return
     w.from.add(f.f)
     if (w.from.size >= w.want) w.done({ ms: this.deps.clock.now() - w.started, echoes: w.from.size })
   }

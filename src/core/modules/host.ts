@@ -52,12 +52,18 @@ export function checkModules(modules: readonly AnyModule[]): void {
   const names = new Set<string>()
   const kinds = new Map<string, string>()
   for (const m of modules) {
-    if (!MODULE_NAME.test(m.name)) throw new Ir3Error('ERR_BAD_MODULE', `module name ${JSON.stringify(m.name)} must match ${MODULE_NAME.source}`)
+    if (!MODULE_NAME.test(m.name))
+      throw new Ir3Error('ERR_BAD_MODULE', `module name ${JSON.stringify(m.name)} must match ${MODULE_NAME.source}`)
     if (names.has(m.name)) throw new Ir3Error('ERR_DUPLICATE_MODULE', `two modules are named ${m.name}`)
     names.add(m.name)
-    if (!Number.isSafeInteger(m.version) || m.version < 1) throw new Ir3Error('ERR_BAD_MODULE', `module ${m.name}: version must be a positive integer`)
+    if (!Number.isSafeInteger(m.version) || m.version < 1)
+      throw new Ir3Error('ERR_BAD_MODULE', `module ${m.name}: version must be a positive integer`)
     for (const k of m.kinds) {
-      if (!KIND_PATTERN.test(k)) throw new Ir3Error('ERR_BAD_MODULE', `module ${m.name}: kind ${JSON.stringify(k)} must match ${KIND_PATTERN.source}`)
+      if (!KIND_PATTERN.test(k))
+        throw new Ir3Error(
+          'ERR_BAD_MODULE',
+          `module ${m.name}: kind ${JSON.stringify(k)} must match ${KIND_PATTERN.source}`,
+        )
       const owner = kinds.get(k)
       if (owner) throw new Ir3Error('ERR_DUPLICATE_MODULE', `entry kind ${k} is claimed by ${owner} and ${m.name}`)
       kinds.set(k, m.name)
@@ -94,7 +100,8 @@ export function createModuleHost(deps: ModuleHostDeps): ModuleHost {
     if (!mesh) return []
     const linked = new Set(mesh.readyPeers())
     const out = new Map<string, NodeInfo>()
-    for (const k of mesh.known()) out.set(k.id, { id: k.id, name: nameFromId(k.id), linked: linked.has(k.id), ek: k.ek })
+    for (const k of mesh.known())
+      out.set(k.id, { id: k.id, name: nameFromId(k.id), linked: linked.has(k.id), ek: k.ek })
     for (const id of linked) if (!out.has(id)) out.set(id, { id, name: nameFromId(id), linked: true, ek: null })
     return [...out.values()]
   }
@@ -110,7 +117,11 @@ export function createModuleHost(deps: ModuleHostDeps): ModuleHost {
       state: () => select(series.current, m),
       length: () => series.length,
       record(kind, body) {
-        if (!own.has(kind)) throw new Ir3Error('ERR_BAD_KIND', `module ${m.name} does not record ${kind} (its kinds: ${m.kinds.join(', ')})`)
+        if (!own.has(kind))
+          throw new Ir3Error(
+            'ERR_BAD_KIND',
+            `module ${m.name} does not record ${kind} (its kinds: ${m.kinds.join(', ')})`,
+          )
         deps.record(kind, body)
       },
       declare(kind, body, opts) {
@@ -128,6 +139,16 @@ export function createModuleHost(deps: ModuleHostDeps): ModuleHost {
       onAppended(fn) {
         return series.subscribe((e) => {
           if (e.type !== 'appended') return
+          try {
+            fn()
+          } catch (err: unknown) {
+            safetyCatch(err)
+          }
+        })
+      },
+      onNodes(fn) {
+        if (!mesh) return () => undefined
+        return mesh.subscribe(() => {
           try {
             fn()
           } catch (err: unknown) {
@@ -155,7 +176,12 @@ export function createModuleHost(deps: ModuleHostDeps): ModuleHost {
   }
 
   function startModule(m: AnyModule): void {
-    stats[m.name] = { received: 0, dropped: { malformed: 0, failed: 0 }, sent: 0, decided: { yes: 0, no: 0, silent: 0 } }
+    stats[m.name] = {
+      received: 0,
+      dropped: { malformed: 0, failed: 0 },
+      sent: 0,
+      decided: { yes: 0, no: 0, silent: 0 },
+    }
     const ctx = contextFor(m)
     if (m.intents && intents) {
       // One decision at a time per module: each sees the state its predecessors recorded, so a

@@ -22,7 +22,8 @@
  *
  * The context is all a module gets of the node: its id, clock and rng, its
  * own state, `record`, `declare` (→ `{ id, outcome }`), `send`, a read-only
- * view of the mesh, the node's cipher, `onAppended`, and `onStop`.
+ * view of the mesh (`nodes`, `peers`, `onNodes`), the node's cipher,
+ * `onAppended`, and `onStop`.
  * Every registration returns its unsubscribe; `stop()` of the host detaches
  * all of it.
  */
@@ -84,6 +85,8 @@ export interface ModuleContext<S extends JsonValue = JsonValue, M = never> {
   readonly cipher: Cipher | null
   /** Calls `fn` after entries were appended (any module's; coalesced); returns the unsubscribe. */
   onAppended(fn: () => void): () => void
+  /** Calls `fn` when links, known nodes or their keys change (coalesced); returns the unsubscribe. */
+  onNodes(fn: () => void): () => void
   /** Runs `fn` when the host stops (node destroyed). */
   onStop(fn: () => void): () => void
 }
