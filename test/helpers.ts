@@ -1,4 +1,5 @@
-import { createNode, type NodeDeps, type Ir3Node } from '../src/core/node.ts'
+import { builtInReducers, createNode, type NodeDeps, type Ir3Node } from '../src/core/node.ts'
+import type { Reducer } from '../src/core/series/reducers.ts'
 import { appModules } from '../src/apps/index.ts'
 import { createManualClock, createSeededRng } from '../src/core/testing/manual-clock.ts'
 import { createMemoryEventStore, type MemoryEventStore } from '../src/core/testing/memory-store.ts'
@@ -8,6 +9,9 @@ import {
   generateKeyPair,
   type KeyPair,
 } from '../src/adapters/webcrypto-signer.ts'
+
+/** The reducers a test node runs: the core's, then every app's (in that order, as createNode applies them). */
+export const testNodeReducers: readonly Reducer[] = [...builtInReducers, ...appModules]
 
 export interface TestNode {
   node: Ir3Node

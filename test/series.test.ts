@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { makeTestNode } from './helpers.ts'
+import { makeTestNode, testNodeReducers } from './helpers.ts'
 import { decodeEntry } from '../src/core/series/encoding.ts'
 import { frameEntries, unframeEntries } from '../src/core/series/frames.ts'
 import { fromHex, leafHash, toHex } from '../src/core/series/hash.ts'
@@ -7,7 +7,6 @@ import { verifyConsistency, verifyInclusion } from '../src/core/series/merkle.ts
 import { verifyChunk } from '../src/core/series/chunk.ts'
 import { signCheckpoint, verifyCheckpoint } from '../src/core/series/checkpoint.ts'
 import { applyEntry, initialStates, type States } from '../src/core/series/reducers.ts'
-import { builtInReducers } from '../src/core/node.ts'
 import { createWebCryptoSigner, createWebCryptoVerifier, generateKeyPair } from '../src/adapters/webcrypto-signer.ts'
 import type { Ir3Node } from '../src/core/node.ts'
 
@@ -343,8 +342,8 @@ describe('derived state', () => {
   function replay(
     entries: { seq: number; t: number; kind: string; body: unknown; prev: string; bytes: number }[],
   ): States {
-    let s = initialStates(builtInReducers)
-    for (const e of entries) s = applyEntry(builtInReducers, s, decodeEntryFrom(e), e.bytes)
+    let s = initialStates(testNodeReducers)
+    for (const e of entries) s = applyEntry(testNodeReducers, s, decodeEntryFrom(e), e.bytes)
     return s
   }
   function decodeEntryFrom(e: { seq: number; t: number; kind: string; body: unknown; prev: string }) {
