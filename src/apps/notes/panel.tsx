@@ -64,7 +64,7 @@ export default function NotesPanel({ api }: AppPanelProps<NotesApi>) {
           onChange={(e) => setText(e.target.value)}
           onKeyDown={onKeyDown}
           placeholder="Written into this node’s series, signed"
-          data-testid="note-input"
+          data-testid="notes-text"
         />
         <div className="app-form-foot">
           <button type="submit" className="button button-primary" disabled={damaged || text.trim().length === 0}>
