@@ -38,8 +38,22 @@ try {
   }
   const ids = await Promise.all(pages.map((p) => p.evaluate(() => window.ir3!.id)))
   const A = pages[0]!
-  const B = pages[N - 1]!
-  const [a, b] = [ids[0]!, ids[N - 1]!]
+  // B: a tab A has no link to once the mesh settled (so messages cross the mesh), else the last one.
+  await new Promise((r) => setTimeout(r, 3000))
+  const linkedToA = new Set(
+    await A.evaluate(() =>
+      window
+        .ir3!.peers()
+        .filter((p) => p.state === 'ready')
+        .map((p) => p.id),
+    ),
+  )
+  const bi = Math.max(
+    1,
+    ids.findLastIndex((id, i) => i > 0 && !linkedToA.has(id)),
+  )
+  const B = pages[bi]!
+  const [a, b] = [ids[0]!, ids[bi]!]
   // Both must know the other's key-agreement key (from its signed peer record).
   const keyed = (p: Page, other: string) =>
     p.waitForFunction((o) => window.ir3!.apps.messages!.contacts().some((c) => c.id === o && c.ek !== null), other, {

@@ -97,7 +97,11 @@ function answered(s: MessagesState, intent: string, apply: (m: StoredMessage) =>
   return { ...s, messages: { ...s.messages, [key]: apply(m) } }
 }
 
+/** The kinds this reducer reads: every other entry passes through untouched (and cheaply). */
+const READS = new Set(['intent-declared', 'response-received', 'silence-recorded', 'msg-received', 'msg-read'])
+
 export function reduceMessages(s: MessagesState, e: Entry): MessagesState {
+  if (!READS.has(e.kind)) return s
   const b = obj(e.body)
   switch (e.kind) {
     case 'intent-declared': {
