@@ -5,7 +5,7 @@
  * input into a counted drop. Plus the host's own rules.
  */
 import { describe, expect, it } from 'vitest'
-import { createSim, pickSeed, type Sim } from './support/sim.ts'
+import { createSim, pickSeed, until, type Sim } from './support/sim.ts'
 import { appModules } from '../src/apps/index.ts'
 import { coreModuleList } from '../src/core/modules/core-modules.ts'
 import { checkModules } from '../src/core/modules/host.ts'
@@ -20,15 +20,6 @@ import { encodeFrame } from '../src/core/mesh/frames.ts'
 
 const everyModule: readonly AnyModule[] = [...coreModuleList, ...appModules]
 
-async function settle<T>(sim: Sim, p: Promise<T>, ms = 20_000): Promise<T> {
-  let done = false
-  let value: T | undefined
-  void p.then((v) => ((done = true), (value = v)))
-  for (let t = 0; t < ms && !done; t += 50) await sim.run(50)
-  if (!done) throw new Error(`not settled within ${ms} ms`)
-  return value as T
-}
-
 /** A small mesh that exercised every app: links, pings, notes, messages both ways, a broadcast, a refusal, a silence. */
 async function busyMesh(seed: number): Promise<{ sim: Sim; nodes: Ir3Node[] }> {
   const sim = await createSim({ seed })
@@ -36,17 +27,17 @@ async function busyMesh(seed: number): Promise<{ sim: Sim; nodes: Ir3Node[] }> {
   const [a, b, c] = nodes as [Ir3Node, Ir3Node, Ir3Node]
   await sim.run(12_000)
   const msg = (n: Ir3Node) => n.app(messagesApp)!
-  await settle(sim, a.app(pingApp)!.ping({ deadlineMs: 2000 }).outcome)
+  await until(sim, a.app(pingApp)!.ping({ deadlineMs: 2000 }).outcome)
   a.app(notesApp)!.add('first note')
   b.app(notesApp)!.add('a note of b')
-  await settle(sim, msg(a).send(b.id, 'hello b').outcome)
-  await settle(sim, msg(b).send(a.id, 'hello a').outcome)
+  await until(sim, msg(a).send(b.id, 'hello b').outcome)
+  await until(sim, msg(b).send(a.id, 'hello a').outcome)
   msg(b).markRead(a.id)
-  await settle(sim, msg(c).broadcast('to everyone').outcome)
+  await until(sim, msg(c).broadcast('to everyone').outcome)
   c.setLimits({ loadMax: 0 })
-  await settle(sim, msg(a).send(c.id, 'refused?').outcome)
+  await until(sim, msg(a).send(c.id, 'refused?').outcome)
   sim.remove(c)
-  await settle(sim, msg(a).send(c.id, 'silent?').outcome)
+  await until(sim, msg(a).send(c.id, 'silent?').outcome)
   return { sim, nodes: [a, b] }
 }
 
@@ -115,7 +106,7 @@ describe('the module contract', () => {
     expect(a.mesh!.stats.dropped.malformed).toBe(before + 1)
     expect(a.mesh!.isReady(b.id)).toBe(true)
     // The channel still works for well-formed messages.
-    const rtt = await settle(sim, b.app(pingApp)!.rtt(a.id))
+    const rtt = await until(sim, b.app(pingApp)!.rtt(a.id))
     expect(rtt, `seed ${seed}`).not.toBeNull()
     expect(a.modules.stats['ping']!.received).toBe(1)
   })
@@ -131,7 +122,7 @@ describe('the module contract', () => {
     // b's ping handler is gone: another node's ping goes unanswered by b.
     const c = await sim.add()
     await sim.run(3000)
-    const out = await settle(sim, c.app(pingApp)!.ping({ targets: [b.id], deadlineMs: 1000 }).outcome)
+    const out = await until(sim, c.app(pingApp)!.ping({ targets: [b.id], deadlineMs: 1000 }).outcome)
     expect(out.silence, `seed ${seed}`).toBe(1)
     expect(await api.rtt(c.id)).toBeNull()
   })

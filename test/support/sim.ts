@@ -212,3 +212,18 @@ export function pickSeed(name: string): number {
   console.log(`${name}: seed ${seed} (repeat with SIM_SEED=${seed})`)
   return seed
 }
+
+/** Runs the simulation until `p` settles (at most `ms` of simulated time); returns its value or throws its error. */
+export async function until<T>(sim: Sim, p: Promise<T>, ms = 15_000): Promise<T> {
+  let done = false
+  let value: T | undefined
+  let error: unknown = null
+  p.then(
+    (v) => ((done = true), (value = v)),
+    (e: unknown) => ((done = true), (error = e ?? new Error('rejected'))),
+  )
+  for (let t = 0; t < ms && !done; t += 50) await sim.run(50)
+  if (!done) throw new Error(`seed ${sim.seed}: not settled within ${ms} ms`)
+  if (error) throw error
+  return value as T
+}

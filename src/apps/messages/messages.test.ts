@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createSim, entriesOf, pickSeed, type Sim } from '../../../test/support/sim.ts'
+import { createSim, entriesOf, pickSeed, until, type Sim } from '../../../test/support/sim.ts'
 import type { Ir3Node } from '../../core/node.ts'
 import { messagesApp, PER_SENDER, type MessagesApi } from './app.ts'
 
@@ -7,21 +7,6 @@ const api = (n: Ir3Node): MessagesApi => {
   const a = n.app(messagesApp)
   if (!a) throw new Error('messages app not running')
   return a
-}
-
-/** Runs the sim until `p` settles (or `ms` pass); returns its value. */
-async function settle<T>(sim: Sim, p: Promise<T>, ms = 15_000): Promise<T> {
-  let done = false
-  let value: T | undefined
-  let error: unknown = null
-  p.then(
-    (v) => ((done = true), (value = v)),
-    (e: unknown) => ((done = true), (error = e)),
-  )
-  for (let t = 0; t < ms && !done; t += 50) await sim.run(50)
-  if (!done) throw new Error(`not settled within ${ms} ms`)
-  if (error) throw error
-  return value as T
 }
 
 /** Until every node knows every other node's key-agreement key (peer records have spread). */
@@ -53,7 +38,7 @@ describe('messages', () => {
     await keysKnown(sim, [a, b])
     const sent = api(a).send(b.id, 'hello from a — ünïcode ✓')
     expect(sent.id).toMatch(/^[0-9a-f]{32}$/)
-    const m = await settle(sim, sent.outcome)
+    const m = await until(sim, sent.outcome)
     expect(m, `seed ${seed}`).toMatchObject({
       status: 'delivered',
       from: a.id,
@@ -79,9 +64,9 @@ describe('messages', () => {
     const [a, b, c] = [await sim.add(), await sim.add(), await sim.add()]
     await sim.run(3000)
     await keysKnown(sim, [a, b, c])
-    await settle(sim, api(a).send(b.id, 'a→b').outcome)
-    await settle(sim, api(b).send(a.id, 'b→a').outcome)
-    await settle(sim, api(c).send(a.id, 'c→a').outcome)
+    await until(sim, api(a).send(b.id, 'a→b').outcome)
+    await until(sim, api(b).send(a.id, 'b→a').outcome)
+    await until(sim, api(c).send(a.id, 'c→a').outcome)
     expect((await api(a).list(b.id)).map((m) => m.text)).toEqual(['a→b', 'b→a'])
     expect((await api(a).list(c.id)).map((m) => m.text)).toEqual(['c→a'])
     expect((await api(b).list()).map((m) => m.text)).toEqual(['a→b', 'b→a'])
@@ -95,7 +80,7 @@ describe('messages', () => {
     await keysKnown(sim, [a, b, c])
     sim.remove(c)
     await sim.run(200)
-    const m = await settle(sim, api(a).send(c.id, 'are you there?').outcome)
+    const m = await until(sim, api(a).send(c.id, 'are you there?').outcome)
     expect(m.status, `seed ${seed}`).toBe('silent')
     const silences = await entriesOf(a, 'silence-recorded')
     expect(silences.some((e) => e.body['peer'] === c.id)).toBe(true)
@@ -111,7 +96,7 @@ describe('messages', () => {
     // app's limiter is what answers here.
     b.setLimits({ perOriginMax: 1000, loadMax: 1000 })
     const sends = Array.from({ length: PER_SENDER + 10 }, (_, i) => api(a).send(b.id, `m${i}`).outcome)
-    const out = await settle(sim, Promise.all(sends), 30_000)
+    const out = await until(sim, Promise.all(sends), 30_000)
     const delivered = out.filter((m) => m.status === 'delivered').length
     const refused = out.filter((m) => m.status === 'refused')
     expect(delivered, `seed ${seed}`).toBe(PER_SENDER)
@@ -121,7 +106,7 @@ describe('messages', () => {
     expect(await entriesOf(b, 'msg-received')).toHaveLength(PER_SENDER)
     // A minute later the sender may write again.
     await sim.run(61_000)
-    expect((await settle(sim, api(a).send(b.id, 'later').outcome)).status).toBe('delivered')
+    expect((await until(sim, api(a).send(b.id, 'later').outcome)).status).toBe('delivered')
   })
 
   it('delivers to a node it has no link to, over the mesh', async () => {
@@ -147,7 +132,7 @@ describe('messages', () => {
     }
     expect(pair, `seed ${seed}: no unlinked pair with a known key`).toBeDefined()
     const [from, to] = pair!
-    const m = await settle(sim, api(from).send(to.id, 'far away').outcome)
+    const m = await until(sim, api(from).send(to.id, 'far away').outcome)
     expect(m.status, `seed ${seed}`).toBe('delivered')
     const received = await entriesOf(to, 'intent-received')
     const hops = received.find((e) => e.body['kind'] === 'msg-direct')!.body['hops'] as number
@@ -161,7 +146,7 @@ describe('messages', () => {
     const [a, b] = [await sim.add(), await sim.add()]
     await sim.run(3000)
     await keysKnown(sim, [a, b])
-    await settle(sim, api(a).send(b.id, 'still here after a reload').outcome)
+    await until(sim, api(a).send(b.id, 'still here after a reload').outcome)
     await b.flush()
     const b2 = await sim.reload(b)
     expect(b2.id).toBe(b.id)
@@ -176,7 +161,7 @@ describe('messages', () => {
     const sim = await createSim({ seed })
     const nodes = [await sim.add(), await sim.add(), await sim.add(), await sim.add()]
     await sim.run(4000)
-    const m = await settle(sim, api(nodes[0]!).broadcast('hello everyone').outcome)
+    const m = await until(sim, api(nodes[0]!).broadcast('hello everyone').outcome)
     expect(m, `seed ${seed}`).toMatchObject({ status: 'delivered', broadcast: true, to: '*', yes: 3 })
     for (const n of nodes.slice(1)) expect((await api(n).list('*')).map((x) => x.text)).toEqual(['hello everyone'])
   })
@@ -213,7 +198,7 @@ describe('messages', () => {
       { m: '1'.repeat(32), ct: 'A'.repeat(60), ek: rk, rk: 'x25519:' + '0'.repeat(64) }, // another key
     ]
     const outcomes = bodies.map((body) => a.declare('msg-direct', body, { targets: [b.id], deadlineMs: 3000 }).outcome)
-    const res = await settle(sim, Promise.all(outcomes))
+    const res = await until(sim, Promise.all(outcomes))
     for (const o of res) expect(o.no, `seed ${seed}`).toBe(1)
     const reasons = res.map((o) => o.answers[b.id]!.reason)
     expect(reasons).toEqual([
@@ -231,10 +216,10 @@ describe('messages', () => {
     const [a, b, h] = [await sim.add(), await sim.add(), await sim.add()]
     await sim.run(3000)
     await keysKnown(sim, [a, b, h])
-    await settle(sim, api(a).send(b.id, 'the secret is 42').outcome)
+    await until(sim, api(a).send(b.id, 'the secret is 42').outcome)
     for (let i = 0; i < 40; i++) a.append('note-added', { text: `filler ${i}` })
     await a.flush()
-    const opened = await settle(sim, h.openSeries(a.id), 60_000)
+    const opened = await until(sim, h.openSeries(a.id), 60_000)
     const entries = await opened.series.entries(0, opened.series.length)
     const declared = entries.find(
       (e) => e.kind === 'intent-declared' && (e.body as { kind?: string }).kind === 'msg-direct',

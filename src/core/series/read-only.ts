@@ -12,6 +12,7 @@ import { fromHex, leafHash, toHex, ZERO_HASH } from './hash.ts'
 import { MerkleFrontier, mth } from './merkle.ts'
 import type { Reducer } from './reducers.ts'
 import { Series } from './series.ts'
+import { chunksIn, copyChunk, rootsIn } from './chunk-map.ts'
 
 export interface ReadOnlySource {
   author: string
@@ -76,11 +77,7 @@ export async function openReadOnlySeries(
  * and out like any store's values, never written (a commit is refused).
  */
 function fixedEventStore(records: readonly ChunkRecord[], head: SeriesHead): EventStore {
-  const copy = (c: ChunkRecord): ChunkRecord =>
-    c.root
-      ? { index: c.index, count: c.count, data: c.data.slice(), root: c.root.slice() }
-      : { index: c.index, count: c.count, data: c.data.slice() }
-  const chunks = new Map(records.map((c) => [c.index, copy(c)]))
+  const chunks = new Map(records.map((c) => [c.index, copyChunk(c)]))
   const stored = structuredClone(head)
   return {
     async loadHead() {
@@ -89,26 +86,11 @@ function fixedEventStore(records: readonly ChunkRecord[], head: SeriesHead): Eve
     async commit() {
       throw new Ir3Error('ERR_READ_ONLY', 'another node’s series is read-only')
     },
-    async readChunks(from, to) {
-      const out: ChunkRecord[] = []
-      for (let k = from; k < to; k++) {
-        const c = chunks.get(k)
-        if (c) out.push(copy(c))
-      }
-      return out
-    },
+    readChunks: async (from, to) => chunksIn(chunks, from, to),
     async readSnapshot() {
       return null
     },
-    async readRoots(from, to) {
-      const out: Uint8Array[] = []
-      for (let k = from; k < to; k++) {
-        const r = chunks.get(k)?.root
-        if (!r) break
-        out.push(r.slice())
-      }
-      return out
-    },
+    readRoots: async (from, to) => rootsIn(chunks, from, to),
     close() {},
   }
 }

@@ -4,6 +4,7 @@
  * mutate what was stored. `corrupt` is a test seam to damage stored data.
  */
 import type { ChunkRecord, CommitBatch, EventStore, SeriesHead, Snapshot } from '../ports.ts'
+import { chunksIn, copyChunk, rootsIn } from '../series/chunk-map.ts'
 
 export interface MemoryEventStore extends EventStore {
   /** Test seam: direct access to stored chunk records (mutate to simulate damage). */
@@ -19,10 +20,6 @@ export function createMemoryEventStore(): MemoryEventStore {
   const snapshots = new Map<number, Snapshot>()
   let head: SeriesHead | null = null
   let failures = 0
-  const copyChunk = (c: ChunkRecord): ChunkRecord =>
-    c.root
-      ? { index: c.index, count: c.count, data: c.data.slice(), root: c.root.slice() }
-      : { index: c.index, count: c.count, data: c.data.slice() }
   return {
     async loadHead() {
       return head ? structuredClone(head) : null
@@ -37,28 +34,13 @@ export function createMemoryEventStore(): MemoryEventStore {
       for (const s of batch.snapshots) snapshots.set(s.size, structuredClone(s))
       head = structuredClone(batch.head)
     },
-    async readChunks(from, to) {
-      const out: ChunkRecord[] = []
-      for (let k = from; k < to; k++) {
-        const c = chunks.get(k)
-        if (c) out.push(copyChunk(c))
-      }
-      return out
-    },
+    readChunks: async (from, to) => chunksIn(chunks, from, to),
     async readSnapshot(size) {
       let best: Snapshot | null = null
       for (const s of snapshots.values()) if (s.size <= size && (!best || s.size > best.size)) best = s
       return best ? structuredClone(best) : null
     },
-    async readRoots(from, to) {
-      const out: Uint8Array[] = []
-      for (let k = from; k < to; k++) {
-        const r = chunks.get(k)?.root
-        if (!r) break
-        out.push(r.slice())
-      }
-      return out
-    },
+    readRoots: async (from, to) => rootsIn(chunks, from, to),
     close() {},
     _testOnlyChunks: chunks,
     _testOnlyHead: () => head,
