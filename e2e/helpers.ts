@@ -35,3 +35,39 @@ export async function nodeReady(page: Page): Promise<{ id: string; length: numbe
   await page.evaluate(() => window.ir3!.verified())
   return page.evaluate(() => ({ id: window.ir3!.id, length: window.ir3!.length, status: window.ir3!.status }))
 }
+
+/** Ready links among `pages`, both ends agreeing: node id → ids it is linked to. */
+export async function edges(pages: Page[]): Promise<Map<string, Set<string>>> {
+  const views = await Promise.all(
+    pages.map((p) =>
+      p.evaluate(() => ({
+        id: window.ir3!.id,
+        peers: window
+          .ir3!.peers()
+          .filter((x) => x.state === 'ready')
+          .map((x) => x.id),
+      })),
+    ),
+  )
+  const ids = new Set(views.map((v) => v.id))
+  const g = new Map<string, Set<string>>(views.map((v) => [v.id, new Set(v.peers.filter((p) => ids.has(p)))]))
+  for (const [a, peers] of g) for (const b of peers) if (!g.get(b)?.has(a)) peers.delete(b)
+  return g
+}
+
+/** Whether every node of the graph reaches every other. */
+export function connected(g: Map<string, Set<string>>): boolean {
+  const [first] = g.keys()
+  if (!first) return false
+  const seen = new Set([first])
+  const queue = [first]
+  while (queue.length) {
+    for (const n of g.get(queue.shift()!) ?? []) {
+      if (!seen.has(n)) {
+        seen.add(n)
+        queue.push(n)
+      }
+    }
+  }
+  return seen.size === g.size
+}

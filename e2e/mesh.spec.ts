@@ -3,44 +3,9 @@
  * here so the test can stop it), real WebRTC data channels on loopback.
  */
 import { expect, test, type Page } from '@playwright/test'
-import { nodeReady, ownServer } from './helpers.ts'
+import { connected, edges, nodeReady, ownServer } from './helpers.ts'
 
 const permissions = ['camera', 'microphone']
-
-/** Mutual ready links between the given tabs. */
-async function edges(pages: Page[]): Promise<Map<string, Set<string>>> {
-  const views = await Promise.all(
-    pages.map((p) =>
-      p.evaluate(() => ({
-        id: window.ir3!.id,
-        peers: window
-          .ir3!.peers()
-          .filter((x) => x.state === 'ready')
-          .map((x) => x.id),
-      })),
-    ),
-  )
-  const ids = new Set(views.map((v) => v.id))
-  const g = new Map<string, Set<string>>(views.map((v) => [v.id, new Set(v.peers.filter((p) => ids.has(p)))]))
-  for (const [a, peers] of g) for (const b of peers) if (!g.get(b)?.has(a)) peers.delete(b)
-  return g
-}
-
-function connected(g: Map<string, Set<string>>): boolean {
-  const [first] = g.keys()
-  if (!first) return false
-  const seen = new Set([first])
-  const queue = [first]
-  while (queue.length) {
-    for (const n of g.get(queue.shift()!) ?? []) {
-      if (!seen.has(n)) {
-        seen.add(n)
-        queue.push(n)
-      }
-    }
-  }
-  return seen.size === g.size
-}
 
 async function entries(page: Page, kind: string) {
   return page.evaluate(
