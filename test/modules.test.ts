@@ -162,4 +162,77 @@ describe('the module host', () => {
     ctxRecord!('spy-seen', 1)
     expect(a.length).toBe(n + 1)
   })
+
+  it('reserves the node’s own channels and intent kinds', () => {
+    const chan = defineModule({
+      name: 'series',
+      version: 1,
+      kinds: [],
+      initial: null,
+      reduce: (x: null) => x,
+      channel: { codec: { decode: () => null, encode: () => null }, onMessage: () => null },
+    })
+    expect(() => checkModules([chan])).toThrow(/ERR_DUPLICATE_MODULE/)
+    const want = defineModule({
+      name: 'thief',
+      version: 1,
+      kinds: [],
+      initial: null,
+      reduce: (x: null) => x,
+      intents: { 'want-chunk': () => ({ answer: 'silent' as const }) },
+    })
+    expect(() => checkModules([want])).toThrow(/ERR_DUPLICATE_MODULE/)
+    const twice = [
+      defineModule({
+        name: 'one',
+        version: 1,
+        kinds: [],
+        initial: null,
+        reduce: (x: null) => x,
+        intents: { 'x-y': () => ({ answer: 'silent' as const }) },
+      }),
+      defineModule({
+        name: 'two',
+        version: 1,
+        kinds: [],
+        initial: null,
+        reduce: (x: null) => x,
+        intents: { 'x-y': () => ({ answer: 'silent' as const }) },
+      }),
+    ]
+    expect(() => checkModules(twice)).toThrow(/ERR_DUPLICATE_MODULE/)
+  })
+
+  it('answers with silence, and counts it, when a decision throws or asks to record another module’s kind', async () => {
+    const seed = pickSeed('module failing decisions')
+    const broken = defineModule({
+      name: 'broken',
+      version: 1,
+      kinds: ['broken-seen'],
+      initial: null,
+      reduce: (x: null) => x,
+      intents: {
+        'broken-throw': () => {
+          throw new Error('internal detail that must not leave the node')
+        },
+        'broken-kind': () => ({
+          answer: 'yes' as const,
+          record: [
+            { kind: 'broken-seen', body: 1 },
+            { kind: 'note-added', body: {} },
+          ],
+        }),
+      },
+    })
+    const sim = await createSim({ seed, apps: [broken] })
+    const [a, b] = [await sim.add(), await sim.add()]
+    await sim.run(3000)
+    for (const kind of ['broken-throw', 'broken-kind']) {
+      const o = await until(sim, a.declare(kind, null, { targets: [b.id], deadlineMs: 1000 }).outcome)
+      expect(o, `${kind}, seed ${seed}`).toMatchObject({ yes: 0, no: 0, silence: 1 })
+    }
+    expect(b.modules.stats['broken']!.failedDecisions).toBe(2)
+    // Nothing of the refused decision was recorded.
+    expect((await b.entries(0, b.length)).some((e) => e.kind === 'broken-seen')).toBe(false)
+  })
 })

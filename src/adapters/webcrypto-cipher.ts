@@ -36,13 +36,23 @@ const b64urlToBytes = (s: string): Uint8Array => {
   return Uint8Array.from(b, (c) => c.charCodeAt(0))
 }
 
-/** The node's cipher, or null where the platform has no X25519. */
+/** The node's cipher, or null where the platform has no X25519 (or signs non-deterministically). */
 export async function createWebCryptoCipher(
   signer: Signer,
   subtle: SubtleCrypto = globalThis.crypto.subtle,
 ): Promise<Cipher | null> {
-  const sig = await signer.sign(agreementSeedMessage(signer.publicKey))
+  const message = agreementSeedMessage(signer.publicKey)
+  const sig = await signer.sign(message)
+  // The key must come back the same after a reload: check that this platform's Ed25519 is deterministic.
+  const again = await signer.sign(message)
+  const same = sig.length === again.length && sig.every((b, i) => b === again[i])
+  again.fill(0)
+  if (!same) {
+    sig.fill(0)
+    return null
+  }
   const seed = new Uint8Array(await subtle.digest('SHA-256', sig as Uint8Array<ArrayBuffer>))
+  sig.fill(0)
   const pkcs8 = new Uint8Array(PKCS8_X25519.length + 32)
   pkcs8.set(PKCS8_X25519)
   pkcs8.set(seed, PKCS8_X25519.length)

@@ -139,6 +139,29 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     series.append(kind, body)
   }
   let destroyed = false
+  // Apps record through this one: it throws (ERR_DAMAGED, ERR_DESTROYED) rather than drop, so an app never
+  // answers YES for what it could not record.
+  const appRecord = (kind: string, body: JsonValue): { seq: number } => {
+    if (destroyed) throw new Ir3Error('ERR_DESTROYED', 'this node was destroyed')
+    return { seq: series.append(kind, body).seq }
+  }
+  const startHost = (m: Mesh | null, i: Intents | null): ModuleHost => {
+    const h = createModuleHost({
+      id,
+      clock: deps.clock,
+      rng: deps.rng,
+      series,
+      record: appRecord,
+      intents: i,
+      mesh: m,
+      cipher: deps.cipher ?? null,
+      modules: apps,
+      reserved: coreModuleList,
+    })
+    h.start()
+    return h
+  }
+  let host: ModuleHost | null = null
   let mesh: Mesh | null = null
   let intents: Intents | null = null
   let chunks: Chunks | null = null
@@ -157,6 +180,8 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
       ...(deps.mesh ? { options: deps.mesh } : {}),
     })
     intents = new Intents({ mesh, clock: deps.clock, rng: deps.rng, record, state: () => series.current })
+    // Apps are in place before the first link: no intent of theirs arrives to a node without its handler.
+    host = startHost(mesh, intents)
     mesh.start()
     if (deps.chunkStore && deps.swarm) {
       chunks = new Chunks({
@@ -178,19 +203,7 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
       await chunks.start()
     }
   }
-  const host = createModuleHost({
-    id,
-    clock: deps.clock,
-    rng: deps.rng,
-    series,
-    record,
-    intents,
-    mesh,
-    cipher: deps.cipher ?? null,
-    modules: apps,
-    reserved: coreModuleList,
-  })
-  host.start()
+  const modules = host ?? startHost(null, null)
   const limitsState = () => select(series.current, limitsReducer)
   return {
     id,
@@ -200,9 +213,9 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     mesh,
     intents,
     chunkService: chunks,
-    modules: host,
-    apps: host.apis,
-    app: <M extends AnyModule>(m: M) => (apps.includes(m) ? (host.apis[m.name] as ApiOf<M>) : null),
+    modules,
+    apps: modules.apis,
+    app: <M extends AnyModule>(m: M) => (apps.includes(m) ? (modules.apis[m.name] as ApiOf<M>) : null),
     get length() {
       return series.length
     },
@@ -247,7 +260,7 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     destroy() {
       if (destroyed) return
       destroyed = true
-      host.stop()
+      modules.stop()
       chunks?.stop()
       intents?.stop()
       mesh?.stop()

@@ -36,10 +36,13 @@ import {
 export { MAX_TEXT_BYTES } from './codec.ts'
 export type { MessagesState, Status } from './state.ts'
 
-/** Messages taken from one node per minute. */
+/** Direct messages taken from one node per minute. */
 export const PER_SENDER = 20
-/** Messages taken from all nodes per minute. */
+/** Direct messages taken from all nodes per minute. */
 export const ALL_SENDERS = 200
+/** Broadcasts taken from one node, and from all, per minute (stored in the clear: a smaller budget, apart). */
+export const BROADCASTS_PER_SENDER = 5
+export const ALL_BROADCASTS = 30
 /** How long a recipient has to answer. */
 export const DEADLINE_MS = 10_000
 const ID = /^[0-9a-f]{32}$/
@@ -102,13 +105,17 @@ type Ctx = ModuleContext<MessagesState, never>
 const no = (reason: string, retryAfter?: number): ModuleDecision =>
   retryAfter === undefined ? { answer: 'no', reason } : { answer: 'no', reason, retryAfter }
 
-/** NO if taking one more message from `origin` would exceed the limits of the last minute. */
-function rateLimit(s: MessagesState, origin: string, now: number): ModuleDecision | null {
-  const recent = s.window.filter(([t]) => t > now - WINDOW_MS)
+/**
+ * NO if taking one more message of `kind` ('d' direct, 'b' broadcast) from
+ * `origin` would exceed the limits of the last minute. Direct messages and
+ * broadcasts have budgets of their own, so a flood of one never locks out the other.
+ */
+function rateLimit(s: MessagesState, origin: string, kind: 'd' | 'b', now: number): ModuleDecision | null {
+  const recent = s.window.filter(([t, , k]) => t > now - WINDOW_MS && k === kind)
   const mine = recent.filter(([, f]) => f === origin)
-  if (mine.length >= PER_SENDER) return no('rate-limited', Math.max(1, mine[0]![0] + WINDOW_MS - now))
-  if (recent.length >= ALL_SENDERS)
-    return no('rate-limited (all senders)', Math.max(1, recent[0]![0] + WINDOW_MS - now))
+  const [perSender, all] = kind === 'd' ? [PER_SENDER, ALL_SENDERS] : [BROADCASTS_PER_SENDER, ALL_BROADCASTS]
+  if (mine.length >= perSender) return no('rate-limited', Math.max(1, mine[0]![0] + WINDOW_MS - now))
+  if (recent.length >= all) return no('rate-limited (all senders)', Math.max(1, recent[0]![0] + WINDOW_MS - now))
   return null
 }
 
@@ -120,7 +127,7 @@ async function decideDirect(intent: IncomingIntent, s: MessagesState, ctx: Ctx):
   if (!ctx.cipher) return no('this node cannot decrypt (no X25519 here)')
   if (body.rk !== ctx.cipher.publicKey) return no('sealed to another key of this node')
   if (s.messages[`${intent.origin}:${body.m}`]) return { answer: 'yes', data: { duplicate: true } }
-  const limited = rateLimit(s, intent.origin, ctx.clock.now())
+  const limited = rateLimit(s, intent.origin, 'd', ctx.clock.now())
   if (limited) return limited
   const sealed = fromBase64(body.ct)
   const plain = sealed && (await ctx.cipher.open(body.ek, sealed, messageAad(intent.origin, ctx.id, body.m)))
@@ -142,7 +149,7 @@ function decideBroadcast(intent: IncomingIntent, s: MessagesState, ctx: Ctx): Mo
   const body = decodeBroadcast(intent.body)
   if (!body) return no('malformed message')
   if (s.messages[`${intent.origin}:${body.m}`]) return { answer: 'yes', data: { duplicate: true } }
-  const limited = rateLimit(s, intent.origin, ctx.clock.now())
+  const limited = rateLimit(s, intent.origin, 'b', ctx.clock.now())
   if (limited) return limited
   return {
     answer: 'yes',
@@ -250,15 +257,20 @@ function startMessages(ctx: Ctx): MessagesApi {
       const cipher = ctx.cipher
       if (!cipher)
         throw new Ir3Error('ERR_NO_CIPHER', 'this browser has no X25519: direct messages cannot be encrypted')
-      const rk = ctx.nodes().find((n) => n.id === to)?.ek ?? null
+      const contact = ctx.nodes().find((n) => n.id === to)
+      const rk = contact?.ek ?? null
       if (!rk)
         throw new Ir3Error(
           'ERR_NO_KEY',
-          `no encryption key of ${nameFromId(to)} has reached this node: it has not been seen on the mesh lately`,
+          contact
+            ? `${nameFromId(to)}'s signed peer record, which carries its encryption key, has not reached this node yet: try again in a few seconds`
+            : `${nameFromId(to)} has not been seen on the mesh lately: its encryption key is unknown here`,
         )
-      // Declaring needs a mesh: fail now rather than after sealing.
-      if (ctx.peers().length === 0 && ctx.nodes().length === 0)
-        throw new Ir3Error('ERR_NO_MESH', 'this node is not in a mesh')
+      if (!rk.startsWith('x25519:'))
+        throw new Ir3Error(
+          'ERR_NO_KEY',
+          `${nameFromId(to)} publishes a key type this node cannot use (${rk.split(':')[0]})`,
+        )
       const id = randomId(ctx)
       const t = ctx.clock.now()
       const draft: Message = {
@@ -280,7 +292,15 @@ function startMessages(ctx: Ctx): MessagesApi {
       changed()
       const outcome = (async () => {
         try {
-          const sealed = await cipher.seal(rk, utf8(text), messageAad(ctx.id, to, id))
+          let sealed: Uint8Array
+          try {
+            sealed = await cipher.seal(rk, utf8(text), messageAad(ctx.id, to, id))
+          } catch (e: unknown) {
+            throw new Ir3Error(
+              'ERR_NO_KEY',
+              `cannot encrypt to ${nameFromId(to)}'s key: ${e instanceof Error ? e.message : String(e)}`,
+            )
+          }
           const body = { m: id, ct: toBase64(sealed), ek: cipher.publicKey, rk }
           const declared = ctx.declare(DIRECT, body, { targets: [to], deadlineMs: DEADLINE_MS })
           return await outcomeOf(id, declared.outcome)
@@ -297,6 +317,8 @@ function startMessages(ctx: Ctx): MessagesApi {
     broadcast(text) {
       const bad = checkText(text)
       if (bad) throw new Ir3Error(bad.code, bad.message)
+      if (ctx.nodes().length === 0)
+        throw new Ir3Error('ERR_NO_MESH', 'no other node is known yet: nobody would hear it')
       const id = randomId(ctx)
       const declared = ctx.declare(BROADCAST, { m: id, text }, { deadlineMs: DEADLINE_MS })
       const outcome = outcomeOf(id, declared.outcome)

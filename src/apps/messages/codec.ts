@@ -22,6 +22,7 @@ export const MAX_TEXT_BYTES = 4096
 const MAX_CT_CHARS = Math.ceil(((MAX_TEXT_BYTES + 28) * 4) / 3) + 4
 const ID = /^[0-9a-f]{32}$/
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 export const DIRECT = 'msg-direct'
 export const BROADCAST = 'msg-broadcast'
@@ -65,6 +66,9 @@ export function decodeBroadcast(v: unknown): BroadcastBody | null {
 export function checkText(text: unknown): { code: 'ERR_BAD_ARGUMENT' | 'ERR_TEXT_TOO_LONG'; message: string } | null {
   if (typeof text !== 'string') return { code: 'ERR_BAD_ARGUMENT', message: 'text must be a string' }
   if (text.length === 0) return { code: 'ERR_BAD_ARGUMENT', message: 'text is empty' }
+  // UTF-8 cannot carry a lone surrogate: it would arrive as U+FFFD, so it is refused rather than changed.
+  if (LONE_SURROGATE.test(text))
+    return { code: 'ERR_BAD_ARGUMENT', message: 'text has a lone UTF-16 surrogate (not valid Unicode)' }
   const bytes = utf8(text).length
   if (bytes > MAX_TEXT_BYTES)
     return {

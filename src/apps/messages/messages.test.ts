@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createSim, entriesOf, pickSeed, until, type Sim } from '../../../test/support/sim.ts'
 import type { Ir3Node } from '../../core/node.ts'
-import { messagesApp, PER_SENDER, type MessagesApi } from './app.ts'
+import { BROADCASTS_PER_SENDER, messagesApp, PER_SENDER, type MessagesApi } from './app.ts'
 
 const api = (n: Ir3Node): MessagesApi => {
   const a = n.app(messagesApp)
@@ -230,5 +230,67 @@ describe('messages', () => {
     const body = (declared!.body as { body: { ct: string; ek: string } }).body
     expect(await api(h).list(a.id)).toHaveLength(0)
     expect(body.ct.length).toBeGreaterThan(40)
+  })
+
+  it('takes a direct message’s receipt from its recipient only: a third node’s forged YES does not mark it delivered', async () => {
+    const seed = pickSeed('messages forged receipt')
+    const sim = await createSim({ seed })
+    const [a, b, c] = [await sim.add(), await sim.add(), await sim.add()]
+    await sim.run(3000)
+    await keysKnown(sim, [a, b, c])
+    sim.remove(b)
+    await sim.run(200)
+    const sent = api(a).send(b.id, 'for b only')
+    // c saw the intent go by; it answers YES in its own name, signed, straight to a.
+    let forged = false
+    for (let t = 0; t < 2000 && !forged; t += 50) {
+      const seen = (await entriesOf(c, 'intent-received')).find((e) => e.body['kind'] === 'msg-direct')
+      if (seen) {
+        const p = {
+          intent: seen.body['id'] as string,
+          origin: a.id,
+          from: c.id,
+          key: c.publicKey,
+          answer: 'yes' as const,
+          data: null,
+          reason: null,
+          retryAfter: null,
+          t: Math.trunc(sim.clock.now()),
+        }
+        c.mesh!.send(a.id, { t: 'resp', p, s: await c.mesh!.sign('resp', p), relay: false })
+        forged = true
+      } else await sim.run(50)
+    }
+    expect(forged, `seed ${seed}: c never saw the intent`).toBe(true)
+    const m = await until(sim, sent.outcome)
+    expect(m.status, `seed ${seed}`).toBe('silent')
+  })
+
+  it('refuses text that UTF-8 would change (a lone surrogate) rather than altering it', async () => {
+    const seed = pickSeed('messages surrogate')
+    const sim = await createSim({ seed })
+    const [a, b] = [await sim.add(), await sim.add()]
+    await sim.run(3000)
+    await keysKnown(sim, [a, b])
+    expect(() => api(a).send(b.id, 'bad \ud800 text')).toThrow(/ERR_BAD_ARGUMENT.*surrogate/)
+    expect(() => api(a).broadcast('bad \udc00')).toThrow(/ERR_BAD_ARGUMENT/)
+    expect((await until(sim, api(a).send(b.id, 'fine 😀').outcome)).text).toBe('fine 😀')
+  })
+
+  it('keeps broadcasts and direct messages on separate budgets: a broadcast flood does not lock out a direct message', async () => {
+    const seed = pickSeed('messages budgets')
+    const sim = await createSim({ seed })
+    const [a, b] = [await sim.add(), await sim.add()]
+    await sim.run(3000)
+    await keysKnown(sim, [a, b])
+    b.setLimits({ perOriginMax: 1000, loadMax: 1000 })
+    const flood = Array.from({ length: BROADCASTS_PER_SENDER + 3 }, (_, i) => api(a).broadcast(`spam ${i}`).outcome)
+    const res = await until(sim, Promise.all(flood), 30_000)
+    expect(
+      res.filter((m) => m.status === 'delivered'),
+      `seed ${seed}`,
+    ).toHaveLength(BROADCASTS_PER_SENDER)
+    expect(res.filter((m) => m.status === 'refused')).toHaveLength(3)
+    expect((await until(sim, api(a).send(b.id, 'still gets through').outcome)).status).toBe('delivered')
   })
 })

@@ -53,8 +53,8 @@ export interface MessagesState {
   byIntent: { [intent: string]: string }
   /** Last read time per conversation (peer id, or '*' for broadcasts). */
   read: { [peer: string]: number }
-  /** Receipts of the last minute: [t, from], oldest first (the rate limiter's window). */
-  window: [number, string][]
+  /** Receipts of the last minute: [t, from, 'd' (direct) | 'b' (broadcast)], oldest first (the rate limiters' window). */
+  window: [number, string, string][]
   received: number
   sent: number
 }
@@ -79,7 +79,8 @@ export const initialMessages: MessagesState = {
 function add(s: MessagesState, key: string, m: StoredMessage, intent: string | null): MessagesState {
   if (s.messages[key]) return s
   const messages = { ...s.messages, [key]: m }
-  const byIntent = intent ? { ...s.byIntent, [intent]: key } : s.byIntent
+  const byIntent = { ...s.byIntent }
+  if (intent) byIntent[intent] = key
   const order = [...s.order, key]
   while (order.length > KEEP) {
     const old = order.shift()!
@@ -136,7 +137,11 @@ export function reduceMessages(s: MessagesState, e: Entry): MessagesState {
     }
     case 'response-received': {
       const intent = str(b['intent'])
-      if (!intent || !s.byIntent[intent]) return s
+      const key = intent ? s.byIntent[intent] : undefined
+      if (!intent || !key) return s
+      // A direct message's receipt comes from its recipient only; anyone else's answer says nothing about it.
+      const sent = s.messages[key]
+      if (sent && sent.to !== '*' && str(b['from']) !== sent.to) return s
       const yes = b['answer'] === 'yes'
       return answered(s, intent, (m) => ({
         ...m,
@@ -144,12 +149,15 @@ export function reduceMessages(s: MessagesState, e: Entry): MessagesState {
         no: m.no + (yes ? 0 : 1),
         // A direct message has one answer; a broadcast is delivered once anyone took it.
         status: yes ? 'delivered' : m.status === 'delivered' ? 'delivered' : 'refused',
-        reason: yes ? m.reason : (str(b['reason']) ?? m.reason),
+        reason: yes || m.status === 'delivered' ? m.reason : (str(b['reason']) ?? m.reason),
       }))
     }
     case 'silence-recorded': {
       const intent = str(b['intent'])
-      if (!intent || !s.byIntent[intent]) return s
+      const key = intent ? s.byIntent[intent] : undefined
+      if (!intent || !key) return s
+      const sent = s.messages[key]
+      if (sent && sent.to !== '*' && str(b['peer']) !== sent.to) return s
       return answered(s, intent, (m) => ({
         ...m,
         silent: m.silent + 1,
@@ -179,7 +187,7 @@ export function reduceMessages(s: MessagesState, e: Entry): MessagesState {
         silent: 0,
       }
       const window = s.window.filter(([t]) => t > e.t - WINDOW_MS)
-      window.push([e.t, from])
+      window.push([e.t, from, broadcast ? 'b' : 'd'])
       return { ...add(s, `${from}:${id}`, m, null), window, received: s.received + 1 }
     }
     case 'msg-read': {

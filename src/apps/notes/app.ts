@@ -48,8 +48,7 @@ export const notesApp = defineModule<NotesState, NotesApi>({
         const bytes = utf8(text).length
         if (bytes > MAX_NOTE_BYTES)
           throw new Ir3Error('ERR_TEXT_TOO_LONG', `note is ${bytes} bytes, limit ${MAX_NOTE_BYTES}: nothing was added`)
-        ctx.record('note-added', { text })
-        return { seq: ctx.length() - 1 }
+        return ctx.record('note-added', { text })
       },
       latest: () => ctx.state().latest,
       count: () => ctx.state().count,

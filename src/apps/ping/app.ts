@@ -47,7 +47,7 @@ export const pingCodec: Codec<PingMessage> = {
 }
 
 /** Echoes waiting for their answer, per node (keyed by its context; the channel's `onMessage` resolves them). */
-const waiting = new WeakMap<object, Map<number, (at: number) => void>>()
+const waiting = new WeakMap<object, Map<string, (at: number) => void>>()
 
 export const pingApp = defineModule<PingState, PingApi, PingMessage>({
   name: 'ping',
@@ -72,14 +72,15 @@ export const pingApp = defineModule<PingState, PingApi, PingMessage>({
   },
   channel: {
     codec: pingCodec,
-    onMessage(_from, m, ctx) {
+    onMessage(from, m, ctx) {
       if (m.t === 'echo') return { t: 'echoed', n: m.n }
-      waiting.get(ctx)?.get(m.n)?.(ctx.clock.now())
+      // Only the node the echo went to can answer it.
+      waiting.get(ctx)?.get(`${from}:${m.n}`)?.(ctx.clock.now())
       return null
     },
   },
   start(ctx) {
-    const pending = new Map<number, (at: number) => void>()
+    const pending = new Map<string, (at: number) => void>()
     waiting.set(ctx, pending)
     let n = 0
     ctx.onStop(() => {
@@ -90,7 +91,8 @@ export const pingApp = defineModule<PingState, PingApi, PingMessage>({
       ping: (opts) => ctx.declare('ping', null, opts),
       rtt(id, timeoutMs = 5000) {
         if (typeof id !== 'string') throw new Ir3Error('ERR_BAD_ARGUMENT', 'rtt(id): id must be a node id')
-        const k = n++ % 2 ** 31
+        const seq = n++ % 2 ** 31
+        const k = `${id}:${seq}`
         const started = ctx.clock.now()
         return new Promise((resolve) => {
           const cancel = ctx.clock.setTimeout(() => done(-1), timeoutMs)
@@ -100,7 +102,7 @@ export const pingApp = defineModule<PingState, PingApi, PingMessage>({
             resolve(at < 0 ? null : at - started)
           }
           pending.set(k, done)
-          if (!ctx.send(id, { t: 'echo', n: k })) done(-1)
+          if (!ctx.send(id, { t: 'echo', n: seq })) done(-1)
         })
       },
     }

@@ -24,6 +24,9 @@ import { select, type AnyModule, type ModuleContext, type ModuleDecision, type N
 
 /** Module names: usable as a reducer name, an API key and a mesh channel name. */
 export const MODULE_NAME = /^[a-z][a-z0-9-]{0,15}$/
+/** Direct channels and intent kinds the node's own layers use (chunks: `series`, `wt`, `want-chunk`). */
+export const RESERVED_CHANNELS: readonly string[] = ['series', 'wt']
+export const RESERVED_INTENTS: readonly string[] = ['want-chunk']
 
 /** What the host counts per module. */
 export interface ModuleStats {
@@ -31,6 +34,8 @@ export interface ModuleStats {
   received: number
   /** Channel messages dropped: undecodable (`malformed`) or whose handler failed (`failed`). */
   dropped: { malformed: number; failed: number }
+  /** Intent decisions that failed (the handler threw, or its entries could not be recorded): answered with silence. */
+  failedDecisions: number
   /** Channel messages sent (replies included). */
   sent: number
   /** Intents decided by the module's handlers, by answer. */
@@ -51,10 +56,13 @@ export interface ModuleHost {
 export function checkModules(modules: readonly AnyModule[]): void {
   const names = new Set<string>()
   const kinds = new Map<string, string>()
+  const intents = new Map<string, string>()
   for (const m of modules) {
     if (!MODULE_NAME.test(m.name))
       throw new Ir3Error('ERR_BAD_MODULE', `module name ${JSON.stringify(m.name)} must match ${MODULE_NAME.source}`)
     if (names.has(m.name)) throw new Ir3Error('ERR_DUPLICATE_MODULE', `two modules are named ${m.name}`)
+    if (m.channel && RESERVED_CHANNELS.includes(m.name))
+      throw new Ir3Error('ERR_DUPLICATE_MODULE', `channel ${m.name} is the node's own`)
     names.add(m.name)
     if (!Number.isSafeInteger(m.version) || m.version < 1)
       throw new Ir3Error('ERR_BAD_MODULE', `module ${m.name}: version must be a positive integer`)
@@ -68,6 +76,16 @@ export function checkModules(modules: readonly AnyModule[]): void {
       if (owner) throw new Ir3Error('ERR_DUPLICATE_MODULE', `entry kind ${k} is claimed by ${owner} and ${m.name}`)
       kinds.set(k, m.name)
     }
+    for (const k of Object.keys(m.intents ?? {})) {
+      if (!KIND_PATTERN.test(k))
+        throw new Ir3Error(
+          'ERR_BAD_MODULE',
+          `module ${m.name}: intent kind ${JSON.stringify(k)} must match ${KIND_PATTERN.source}`,
+        )
+      const owner = intents.get(k) ?? (RESERVED_INTENTS.includes(k) ? 'the node' : undefined)
+      if (owner) throw new Ir3Error('ERR_DUPLICATE_MODULE', `intent kind ${k} is handled by ${owner} and ${m.name}`)
+      intents.set(k, m.name)
+    }
   }
 }
 
@@ -76,8 +94,8 @@ export interface ModuleHostDeps {
   clock: Clock
   rng: Rng
   series: Series
-  /** Appends unless the series cannot record (damaged, closed). */
-  record(kind: string, body: JsonValue): void
+  /** Appends; throws if the series cannot record (ERR_DAMAGED, ERR_DESTROYED). */
+  record(kind: string, body: JsonValue): { seq: number }
   intents: Intents | null
   mesh: Mesh | null
   cipher: Cipher | null
@@ -106,6 +124,16 @@ export function createModuleHost(deps: ModuleHostDeps): ModuleHost {
     return [...out.values()]
   }
 
+  /** Keeps an unsubscribe for stop(); returns one that also forgets it. */
+  function registered(u: () => void): () => void {
+    undo.push(u)
+    return () => {
+      const i = undo.indexOf(u)
+      if (i >= 0) undo.splice(i, 1)
+      u()
+    }
+  }
+
   function contextFor(m: AnyModule): ModuleContext<JsonValue, unknown> {
     const own = new Set(m.kinds)
     const ctx: ModuleContext<JsonValue, unknown> = {
@@ -122,7 +150,7 @@ export function createModuleHost(deps: ModuleHostDeps): ModuleHost {
             'ERR_BAD_KIND',
             `module ${m.name} does not record ${kind} (its kinds: ${m.kinds.join(', ')})`,
           )
-        deps.record(kind, body)
+        return deps.record(kind, body)
       },
       declare(kind, body, opts) {
         if (!intents) throw new Ir3Error('ERR_NO_MESH', 'this node has no transport')
@@ -137,24 +165,28 @@ export function createModuleHost(deps: ModuleHostDeps): ModuleHost {
       nodes,
       peers: () => mesh?.readyPeers() ?? [],
       onAppended(fn) {
-        return series.subscribe((e) => {
-          if (e.type !== 'appended') return
-          try {
-            fn()
-          } catch (err: unknown) {
-            safetyCatch(err)
-          }
-        })
+        return registered(
+          series.subscribe((e) => {
+            if (e.type !== 'appended') return
+            try {
+              fn()
+            } catch (err: unknown) {
+              safetyCatch(err)
+            }
+          }),
+        )
       },
       onNodes(fn) {
         if (!mesh) return () => undefined
-        return mesh.subscribe(() => {
-          try {
-            fn()
-          } catch (err: unknown) {
-            safetyCatch(err)
-          }
-        })
+        return registered(
+          mesh.subscribe(() => {
+            try {
+              fn()
+            } catch (err: unknown) {
+              safetyCatch(err)
+            }
+          }),
+        )
       },
       onStop(fn) {
         stopFns.add(fn)
@@ -164,11 +196,18 @@ export function createModuleHost(deps: ModuleHostDeps): ModuleHost {
     return ctx
   }
 
+  /** Records what the decision asks for (all or nothing as far as kinds go), then turns it into the answer. */
   function adopt(m: AnyModule, ctx: ModuleContext<JsonValue, unknown>, d: ModuleDecision): Decision {
     const s = stats[m.name]!
+    if (d.answer === 'silent') {
+      s.decided.silent++
+      return { answer: 'silent' }
+    }
+    const records = d.record ?? []
+    const bad = records.find((r) => !m.kinds.includes(r.kind))
+    if (bad) throw new Ir3Error('ERR_BAD_KIND', `module ${m.name} does not record ${bad.kind}`)
+    for (const r of records) ctx.record(r.kind, r.body)
     s.decided[d.answer]++
-    if (d.answer === 'silent') return { answer: 'silent' }
-    for (const r of d.record ?? []) ctx.record(r.kind, r.body)
     if (d.answer === 'yes') return d.data === undefined ? { answer: 'yes' } : { answer: 'yes', data: d.data }
     return d.retryAfter === undefined
       ? { answer: 'no', reason: d.reason }
@@ -178,6 +217,7 @@ export function createModuleHost(deps: ModuleHostDeps): ModuleHost {
   function startModule(m: AnyModule): void {
     stats[m.name] = {
       received: 0,
+      failedDecisions: 0,
       dropped: { malformed: 0, failed: 0 },
       sent: 0,
       decided: { yes: 0, no: 0, silent: 0 },
@@ -190,7 +230,16 @@ export function createModuleHost(deps: ModuleHostDeps): ModuleHost {
       for (const [kind, decide] of Object.entries(m.intents)) {
         undo.push(
           intents.handle(kind, (intent) => {
-            const run = chain.then(async () => adopt(m, ctx, await decide(intent, select(series.current, m), ctx)))
+            const run = chain.then(async (): Promise<Decision> => {
+              try {
+                return adopt(m, ctx, await decide(intent, select(series.current, m), ctx))
+              } catch (e: unknown) {
+                // A failed decision tells the stranger nothing (no internal message leaves the node): silence.
+                stats[m.name]!.failedDecisions++
+                safetyCatch(e)
+                return { answer: 'silent' }
+              }
+            })
             chain = run.catch(() => undefined)
             return run
           }),

@@ -71,8 +71,8 @@ export interface ModuleContext<S extends JsonValue = JsonValue, M = never> {
   state(): S
   /** Entries appended so far. */
   length(): number
-  /** Appends an entry of one of the module's kinds (ERR_BAD_KIND otherwise). */
-  record(kind: string, body: JsonValue): void
+  /** Appends an entry of one of the module's kinds; returns its seq. Throws ERR_BAD_KIND (not its kind), ERR_DAMAGED, ERR_DESTROYED. */
+  record(kind: string, body: JsonValue): { seq: number }
   /** Declares an intent (ERR_NO_MESH without a transport). */
   declare(kind: string, body: JsonValue, opts?: DeclareOptions): Declared
   /** Sends a direct message on the module's channel to a linked node; false if not linked, too big, or no channel. */
