@@ -6,17 +6,16 @@
  * else `dist/` at the repository root. Prints exactly one line,
  * `iR³ Web listening on http://HOST:PORT/`, once listening; tests parse it.
  *
- * Signaling limits (docs/SIGNALING.md), each a flag or else an environment
- * variable, else the default: `--signal-sample-size` / `SIGNAL_SAMPLE_SIZE`,
- * `--signal-max-frame-bytes`, `--signal-rate`, `--signal-burst`,
- * `--signal-abuse-limit`, `--signal-max-per-mesh`, `--signal-max-per-address`,
- * `--signal-hello-timeout-ms`, `--signal-heartbeat-ms` (env: the flag in
- * UPPER_SNAKE without the dashes, e.g. `SIGNAL_MAX_PER_ADDRESS`).
+ * Signaling limits (docs/SIGNALING.md, "Limits"), each a flag or else an
+ * environment variable, else the default: `--signal-sample-size` /
+ * `SIGNAL_SAMPLE_SIZE`, and likewise every key of `SIGNAL_FLAGS` and
+ * `HTTP_FLAGS` below (env: the flag in UPPER_SNAKE without the leading dashes,
+ * e.g. `SIGNAL_MAX_PER_ADDRESS`, `SIGNAL_HEADERS_TIMEOUT_MS`).
  */
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { createServer, DEFAULT_STATIC_DIR } from './server.ts'
+import { createServer, DEFAULT_STATIC_DIR, type ServerOptions } from './server.ts'
 import type { SignalOptions } from './signal.ts'
 
 /** Flag (without `--signal-`) → the signaling option it sets. */
@@ -28,14 +27,34 @@ const SIGNAL_FLAGS = {
   'abuse-limit': 'abuseLimit',
   'max-per-mesh': 'maxPerMesh',
   'max-per-address': 'maxPerAddress',
+  'max-pending-per-address': 'maxPendingPerAddress',
+  'max-pending': 'maxPending',
+  'max-connections': 'maxConnections',
   'hello-timeout-ms': 'helloTimeoutMs',
+  'max-hello-failures': 'maxHelloFailures',
+  'hello-failure-burst': 'helloFailureBurst',
+  'hello-failures-per-minute': 'helloFailuresPerMinute',
+  'inbound-rate': 'inboundRate',
+  'inbound-burst': 'inboundBurst',
+  'inbound-bytes-per-second': 'inboundBytesPerSecond',
+  'inbound-burst-bytes': 'inboundBurstBytes',
+  'reply-credits': 'replyCredits',
   'heartbeat-ms': 'heartbeatMs',
+  'max-buffered-bytes': 'maxBufferedBytes',
+  'close-timeout-ms': 'closeTimeoutMs',
 } as const satisfies Record<string, keyof SignalOptions>
+
+/** Limits of the HTTP server the endpoint runs on, under the same `--signal-` prefix. */
+const HTTP_FLAGS = {
+  'headers-timeout-ms': 'headersTimeoutMs',
+  'max-tcp-connections': 'maxConnections',
+} as const satisfies Record<string, keyof ServerOptions>
+
+const ALL_FLAGS = [...Object.keys(SIGNAL_FLAGS), ...Object.keys(HTTP_FLAGS)]
 
 const USAGE =
   'usage: node --import tsx signaling/main.ts [--port N] [--static DIR] ' +
-  Object.keys(SIGNAL_FLAGS)
-    .map((flag) => `[--signal-${flag} N]`)
+  ALL_FLAGS.map((flag) => `[--signal-${flag} N]`)
     .join(' ')
 
 function fail(message: string, code = 1): never {
@@ -61,7 +80,7 @@ try {
     options: {
       port: { type: 'string' },
       static: { type: 'string' },
-      ...Object.fromEntries(Object.keys(SIGNAL_FLAGS).map((flag) => [`signal-${flag}`, { type: 'string' as const }])),
+      ...Object.fromEntries(ALL_FLAGS.map((flag) => [`signal-${flag}`, { type: 'string' as const }])),
     },
     strict: true,
     allowPositionals: false,
@@ -79,12 +98,24 @@ const port =
 const host = process.env['HOST'] || '127.0.0.1'
 const staticDir = args['static'] !== undefined ? path.resolve(args['static']) : DEFAULT_STATIC_DIR
 
-const signal: SignalOptions = {}
-for (const [flag, option] of Object.entries(SIGNAL_FLAGS)) {
+/** The flag's value, else its environment variable's, else undefined (the default). */
+function countOption(flag: string): number | undefined {
   const env = `SIGNAL_${flag.replaceAll('-', '_').toUpperCase()}`
   const fromFlag = args[`signal-${flag}`]
-  if (fromFlag !== undefined) signal[option] = parseCount(fromFlag, `--signal-${flag}`)
-  else if (process.env[env]) signal[option] = parseCount(process.env[env], env)
+  if (fromFlag !== undefined) return parseCount(fromFlag, `--signal-${flag}`)
+  if (process.env[env]) return parseCount(process.env[env], env)
+  return undefined
+}
+
+const signal: SignalOptions = {}
+for (const [flag, option] of Object.entries(SIGNAL_FLAGS)) {
+  const value = countOption(flag)
+  if (value !== undefined) signal[option] = value
+}
+const limits: Pick<ServerOptions, 'headersTimeoutMs' | 'maxConnections'> = {}
+for (const [flag, option] of Object.entries(HTTP_FLAGS)) {
+  const value = countOption(flag)
+  if (value !== undefined) limits[option] = value
 }
 
 if (!existsSync(path.join(staticDir, 'index.html'))) {
@@ -96,7 +127,7 @@ if (!existsSync(path.join(staticDir, 'index.html'))) {
 
 let server: ReturnType<typeof createServer>
 try {
-  server = createServer({ staticDir, port, host, signal })
+  server = createServer({ staticDir, port, host, signal, ...limits })
 } catch (err) {
   fail(err instanceof Error ? err.message : String(err), 2)
 }

@@ -41,9 +41,23 @@ export interface ServerOptions {
   upgrade?: Readonly<Record<string, UpgradeHandler>>
   /** Options of the signaling endpoint at `/signal`, or `false` for none. Default: its defaults. */
   signal?: SignalOptions | false
+  /**
+   * A connection that has not sent complete request headers this long after
+   * it opened (or after its previous request) gets 408 and is destroyed —
+   * never left half-open. Checked every `headersTimeoutMs / 4` (at most every
+   * 30 s). Default 10 s.
+   */
+  headersTimeoutMs?: number
+  /** TCP connections open at once, HTTP and WebSocket together; more are destroyed on accept. Default 10000. */
+  maxConnections?: number
   /** Unexpected errors (a file vanishing mid-read, a throwing upgrade handler). Default: stderr. */
   onError?: (err: unknown) => void
 }
+
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
+export const DEFAULT_MAX_CONNECTIONS = 10_000
+/** How long a refused connection may take to receive its error response before it is destroyed anyway. */
+const ERROR_RESPONSE_GRACE_MS = 1_000
 
 /** Named event counts reported by `/health`; later modules add their own and increment them. */
 export interface Counters extends SignalCounters {
@@ -53,6 +67,10 @@ export interface Counters extends SignalCounters {
   methodNotAllowed: number
   upgradesRejected: number
   serverErrors: number
+  /** Connections destroyed for not sending complete headers within `headersTimeoutMs`. */
+  headersTimeouts: number
+  /** Connections destroyed on accept because `maxConnections` were open. */
+  connectionsDropped: number
 }
 
 export interface Server {
@@ -121,12 +139,24 @@ export function createServer(opts: ServerOptions = {}): Server {
     methodNotAllowed: 0,
     upgradesRejected: 0,
     serverErrors: 0,
+    headersTimeouts: 0,
+    connectionsDropped: 0,
     ...createSignalCounters(),
   }
   const signal = opts.signal === false ? null : createSignalServer(counters, { onError, ...(opts.signal ?? {}) })
   const upgradeRoutes = new Map(Object.entries({ ...(signal && { '/signal': signal.upgrade }), ...opts.upgrade }))
 
-  const server = http.createServer((req, res) => {
+  const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  for (const [name, value] of Object.entries({ headersTimeoutMs: headersTimeout, maxConnections }))
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new RangeError(`server option ${name} must be an integer ≥ 1, got ${String(value)}`)
+  const httpOptions = {
+    headersTimeout,
+    requestTimeout: Math.max(headersTimeout, 30_000),
+    connectionsCheckingInterval: Math.min(30_000, Math.max(10, Math.floor(headersTimeout / 4))),
+  }
+  const server = http.createServer(httpOptions, (req, res) => {
     counters.httpRequests++
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value)
     handleRequest(req, res).catch((err: unknown) => {
@@ -137,11 +167,22 @@ export function createServer(opts: ServerOptions = {}): Server {
     })
   })
 
+  server.maxConnections = maxConnections
+  server.on('drop', () => counters.connectionsDropped++)
+
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    counters.badRequests++
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    if (timedOut) counters.headersTimeouts++
+    else counters.badRequests++
     if (!socket.writable) return socket.destroy()
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+    const status = timedOut
+      ? '408 Request Timeout'
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : '400 Bad Request'
+    // end() alone leaves the socket half-open until the peer closes its side, which an attacker never does.
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy())
+    setTimeout(() => socket.destroy(), ERROR_RESPONSE_GRACE_MS).unref()
   })
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -64,7 +64,15 @@ it('stays up and relays every good message in order through 10,000 abusive frame
       ratePerSecond: 400,
       rateBurst: 100,
       abuseLimit: 150,
-      maxPerAddress: ABUSER_MAX_SOCKETS,
+      maxPendingPerAddress: ABUSER_MAX_SOCKETS,
+      // The old behaviour, so that garbage hellos keep reaching the verifier and the
+      // inbound budget does not thin out what the fuzz means to exercise.
+      maxHelloFailures: 1_000_000,
+      helloFailureBurst: 1_000_000,
+      inboundRate: 100_000,
+      inboundBurst: 100_000,
+      inboundBytesPerSecond: 1 << 30,
+      inboundBurstBytes: 1 << 30,
       // Two good nodes and three abusers fit; a fourth abuser gets MESH_FULL.
       maxPerMesh: 5,
       helloTimeoutMs: 400,
@@ -319,7 +327,11 @@ it('stays up and relays every good message in order through 10,000 abusive frame
     const outcomes =
       c.hellos +
       c.helloFailures +
+      c.helloThrottled +
       c.alreadyAuthenticated +
+      c.addressFullAtHello +
+      c.droppedOverBudget +
+      c.droppedSlowReader +
       c.meshFull +
       c.samples +
       c.relayed +

@@ -113,7 +113,8 @@ describe('hello', () => {
   })
 
   it('welcomes each node with a random sample of at most sampleSize other present nodes', async () => {
-    const { join, counters } = await start({ sampleSize: 5 })
+    // Twenty nodes from one address: the old maxPerAddress.
+    const { join, counters } = await start({ sampleSize: 5, maxPerAddress: 256 })
     const present = new Map<string, string>()
     for (let i = 0; i < 20; i++) {
       const { keys, peers } = await join('room')
@@ -131,7 +132,8 @@ describe('hello', () => {
   })
 
   it('answers sample with a fresh random sample that in time covers the mesh', async () => {
-    const { join } = await start({ sampleSize: 3, ratePerSecond: 1000, rateBurst: 1000 })
+    // Nine nodes from one address: the old maxPerAddress.
+    const { join } = await start({ sampleSize: 3, ratePerSecond: 1000, rateBurst: 1000, maxPerAddress: 256 })
     const others = new Set<string>()
     for (let i = 0; i < 8; i++) others.add((await join('room')).keys.id)
     const { client, keys } = await join('room')
@@ -150,7 +152,8 @@ describe('hello', () => {
   })
 
   it('refuses a bad signature, a foreign id, a bad mesh name or a stale nonce with BAD_HELLO and counts each', async () => {
-    const { connect, counters } = await start()
+    // Nine tries on one socket: over the defaults of maxHelloFailures (3) and helloFailureBurst (10 would do).
+    const { connect, counters } = await start({ maxHelloFailures: 100, helloFailureBurst: 100 })
     const keys = await makeKeys()
     const other = await makeKeys()
     const client = await connect()
@@ -405,8 +408,8 @@ describe('hardening', () => {
     expect(client.isClosed()).toBe(false)
   })
 
-  it('refuses sockets beyond maxPerAddress with ADDRESS_FULL', async () => {
-    const { connect, counters } = await start({ maxPerAddress: 3 })
+  it('refuses not yet authenticated sockets beyond maxPendingPerAddress with ADDRESS_FULL', async () => {
+    const { connect, counters } = await start({ maxPendingPerAddress: 3 })
     const clients = [await connect(), await connect(), await connect()]
     const fourth = await connect()
     await fourth.takeError('ADDRESS_FULL')
@@ -449,21 +452,33 @@ describe('hardening', () => {
     expect(live.isClosed()).toBe(false)
   })
 
-  it('terminates a socket that stops reading once its unsent output passes maxBufferedBytes', async () => {
-    const { join, counters } = await start({ maxBufferedBytes: 64 * 1024, ratePerSecond: 100_000, rateBurst: 100_000 })
+  it('drops relayed frames to a socket that stops reading once its unsent output passes maxBufferedBytes, and keeps it', async () => {
+    // Inbound budgets out of the way: this is about the output buffer.
+    const { join, counters } = await start({
+      maxBufferedBytes: 64 * 1024,
+      ratePerSecond: 100_000,
+      rateBurst: 100_000,
+      inboundRate: 100_000,
+      inboundBurst: 100_000,
+      inboundBytesPerSecond: 1 << 30,
+      inboundBurstBytes: 1 << 30,
+    })
     const sender = await join('room')
     const reader = await join('room')
     reader.client.ws.pause()
     const frame = JSON.stringify({ type: 'signal', to: reader.keys.id, data: { pad: 'x'.repeat(15_000) } })
     // Enough to fill the kernel's socket buffers on loopback, then ours.
-    for (let i = 0; i < 2000 && counters.slowConsumers === 0; i++) {
+    for (let i = 0; i < 2000 && counters.droppedSlowReader === 0; i++) {
       sender.client.send(frame)
       if (i % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 1))
     }
-    await vi.waitFor(() => expect(counters.slowConsumers).toBe(1))
-    sender.client.send({ type: 'signal', to: reader.keys.id, data: {} })
-    await sender.client.takeError('NOT_PRESENT')
-    expect(sender.client.isClosed()).toBe(false)
+    await vi.waitFor(() => expect(counters.droppedSlowReader).toBeGreaterThan(0))
+    expect(await sender.client.takeError('DROPPED')).toMatchObject({ to: reader.keys.id })
+    expect(counters.slowConsumers).toBe(0)
+    sender.client.send({ type: 'sample' })
+    expect((await sender.client.takeType('peers')).peers.map((p) => p.id)).toEqual([reader.keys.id])
+    reader.client.ws.resume()
+    expect(reader.client.isClosed()).toBe(false)
   })
 
   it('closes every signaling socket when the server closes', async () => {
@@ -477,6 +492,9 @@ describe('hardening', () => {
     expect(() => createServer({ signal: { sampleSize: -1 } })).toThrow(RangeError)
     expect(() => createServer({ signal: { ratePerSecond: 0 } })).toThrow(RangeError)
     expect(() => createServer({ signal: { maxFrameBytes: 1.5 } })).toThrow(RangeError)
+    expect(() => createServer({ signal: { sampleSize: 65 } })).toThrow(RangeError)
+    expect(() => createServer({ signal: { maxFrameBytes: 4096, inboundBurstBytes: 4095 } })).toThrow(RangeError)
+    expect(() => createServer({ headersTimeoutMs: 0 })).toThrow(RangeError)
   })
 
   it('counts addresses by host for IPv4 and by /64 for IPv6', () => {

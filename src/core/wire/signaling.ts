@@ -10,7 +10,7 @@
  *   client → hello {mesh, id, publicKey, sig}     sig = Ed25519(helloMessage(nonce, mesh, id))
  *   server → welcome {id, mesh, peers}             or error BAD_HELLO | MESH_FULL
  *   client → sample                                → peers {peers}
- *   client → signal {to, data}                     → `to` gets signal {from, data}, or error NOT_PRESENT
+ *   client → signal {to, data}                     → `to` gets signal {from, data}, or error NOT_PRESENT | DROPPED
  *   server → error {code, message}                 for every frame it drops
  *
  * Frames are untrusted on both ends: the decoders check shape and field
@@ -94,6 +94,8 @@ export const SIGNAL_ERROR_CODES = [
   'NOT_PRESENT',
   'REPLACED',
   'HELLO_TIMEOUT',
+  'DROPPED',
+  'SERVER_FULL',
 ] as const
 export type SignalErrorCode = (typeof SIGNAL_ERROR_CODES)[number]
 
@@ -128,20 +130,23 @@ export interface ErrorMessage {
   code: SignalErrorCode
   /** Human-readable; not part of the contract. */
   message: string
-  /** With NOT_PRESENT: the id that was not present. */
+  /** With NOT_PRESENT: the id that was not present; with DROPPED: the recipient whose frame was dropped. */
   to?: string
 }
 
 /** What the server sends. */
 export type ServerMessage = ChallengeMessage | WelcomeMessage | PeersMessage | RelayedSignalMessage | ErrorMessage
 
-/** WebSocket close codes the server uses besides the standard ones (1001, 1007, 1009). */
+/** WebSocket close codes the server uses besides the ones ws sends itself (1001, 1007, 1009). */
 export const SIGNAL_CLOSE_CODES = {
   REPLACED: 4001,
   HELLO_TIMEOUT: 4002,
   ADDRESS_FULL: 4003,
   MESH_FULL: 4004,
+  BAD_HELLO: 4005,
   RATE_LIMITED: 4008,
+  /** Standard "try again later": the server has as many sockets as it takes. */
+  SERVER_FULL: 1013,
 } as const satisfies Partial<Record<SignalErrorCode, number>>
 
 // ---------------------------------------------------------------------------
