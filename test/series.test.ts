@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { makeTestNode, testNodeReducers } from './helpers.ts'
+import { createManualClock } from '../src/core/testing/manual-clock.ts'
 import { decodeEntry } from '../src/core/series/encoding.ts'
 import { frameEntries, unframeEntries } from '../src/core/series/frames.ts'
 import { fromHex, leafHash, toHex } from '../src/core/series/hash.ts'
@@ -155,8 +156,9 @@ describe('the series', () => {
     expect((await again.entries(3, 4))[0]!.body).toEqual({ text: big[2] })
   })
 
-  it('keeps entries and reports the error when a commit fails, then commits on the next flush', async () => {
-    const { node, store } = await makeTestNode()
+  it('keeps entries and reports the error when a commit fails, then commits on the retry', async () => {
+    const clock = createManualClock()
+    const { node, store } = await makeTestNode({ clock })
     const errors: string[] = []
     node.subscribe((e) => e.type === 'error' && errors.push(e.message))
     store._testOnlyFailCommits(1)
@@ -164,7 +166,11 @@ describe('the series', () => {
     await expect(node.flush()).rejects.toThrow(/Quota/)
     expect(errors[0]).toMatch(/commit failed/)
     expect(node.length).toBe(1)
-    expect(await node.flush()).toBe(1)
+    expect(node.series.degraded?.reason).toMatch(/Quota/)
+    const flushed = node.flush()
+    clock.advance(node.series.degraded!.retryAt - clock.now())
+    expect(await flushed).toBe(1)
+    expect(node.series.degraded).toBeNull()
     expect((await node.verify()).ok).toBe(true)
   })
 })

@@ -8,6 +8,14 @@
  * derived-state snapshots, and the head with its signed checkpoint. The
  * transaction is atomic, so a torn write leaves the previous head intact.
  *
+ * Durable means durable: that transaction is opened with `durability:
+ * 'strict'`, so `commit` resolves only once the browser has flushed it to
+ * disk. Chromium's default ('relaxed') reports completion before the OS has
+ * the data; an OS crash could then roll the store back behind a checkpoint
+ * the node already advertised, and the honest author would look like a
+ * forker once it re-signs different entries at the same seq. Group commits
+ * amortize the flush over a burst.
+ *
  * Schema changes are recorded in CHANGELOG.md; bump DB_VERSION and add an
  * upgrade step for each.
  */
@@ -109,10 +117,8 @@ export function openIr3Db(name: string = DB_NAME): Promise<Ir3Db> {
   })
 }
 
-export interface IdbStoreOptions {
-  /** IndexedDB durability hint for commits. 'relaxed' (Chromium's default) survives a tab crash; 'strict' also an OS crash, at a cost. */
-  durability?: IDBTransactionDurability
-}
+/** The durability of the transaction that commits the head and its checkpoint (see the header). */
+export const COMMIT_DURABILITY: IDBTransactionDurability = 'strict'
 
 function toChunk(r: ChunkRow): ChunkRecord {
   return r.root
@@ -121,8 +127,7 @@ function toChunk(r: ChunkRow): ChunkRecord {
 }
 
 /** The EventStore of node `nodeId` in `db`. */
-export function createIdbEventStore(db: Ir3Db, nodeId: string, opts: IdbStoreOptions = {}): EventStore {
-  const durability = opts.durability ?? 'default'
+export function createIdbEventStore(db: Ir3Db, nodeId: string): EventStore {
   const range = (from: number, to: number) => IDBKeyRange.bound([nodeId, from], [nodeId, to - 1])
   return {
     async loadHead(): Promise<SeriesHead | null> {
@@ -131,7 +136,9 @@ export function createIdbEventStore(db: Ir3Db, nodeId: string, opts: IdbStoreOpt
       return { size: row.size, lastHash: row.lastHash, peaks: row.peaks, checkpoint: row.checkpoint }
     },
     async commit(batch: CommitBatch): Promise<void> {
-      const tx = db.transaction(['chunks', 'roots', 'heads', 'snapshots'], 'readwrite', { durability })
+      const tx = db.transaction(['chunks', 'roots', 'heads', 'snapshots'], 'readwrite', {
+        durability: COMMIT_DURABILITY,
+      })
       const chunks = tx.objectStore('chunks')
       const roots = tx.objectStore('roots')
       const writes: Promise<unknown>[] = []

@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'ERR_NO_CIPHER'
   | 'ERR_STOPPED'
   | 'ERR_STARTED'
+  | 'ERR_BACKLOG_FULL'
 
 export class Ir3Error extends Error {
   readonly code: ErrorCode

@@ -5,6 +5,8 @@ export function DamageAlert() {
   const status = useInspector((s) => s.status)
   const problems = useInspector((s) => s.problems)
   const errors = useInspector((s) => s.errors)
+  const degraded = useInspector((s) => s.degraded)
+  const pending = useInspector((s) => s.length - s.durableLength)
   return (
     <>
       {status === 'damaged' && (
@@ -27,6 +29,13 @@ export function DamageAlert() {
       {errors.length > 0 && (
         <section className="alert alert-warn" role="alert" data-testid="commit-errors" aria-labelledby="errors-title">
           <h2 id="errors-title">Writing to disk failed</h2>
+          {degraded && (
+            <p data-testid="degraded-detail">
+              The node is degraded: {pending} {pending === 1 ? 'entry waits' : 'entries wait'} in memory and are not on
+              disk or signed yet. It retries by itself ({degraded.failures} failed so far); past its backlog bound
+              appending is refused (ERR_BACKLOG_FULL) rather than anything being dropped.
+            </p>
+          )}
           <ul className="problem-list">
             {errors.map((message, i) => (
               <li key={i}>{message}</li>

@@ -17,6 +17,7 @@ export function NodeHeader() {
   const length = useInspector((s) => s.length)
   const durable = useInspector((s) => s.durableLength)
   const status = useInspector((s) => s.status)
+  const degraded = useInspector((s) => s.degraded)
   const server = useInspector((s) => s.mesh?.serverState ?? null)
   const degree = useInspector((s) => s.mesh?.degree ?? 0)
   const target = useInspector((s) => s.mesh?.target ?? 0)
@@ -57,6 +58,12 @@ export function NodeHeader() {
       </div>
       <div className="node-header-side">
         <StatusBadge status={status} />
+        {degraded && (
+          <p className="node-degraded error-text" role="status" data-testid="degraded" title={degraded.reason}>
+            <span className="status-word">degraded</span>: writing to disk failed ({degraded.reason}); retry{' '}
+            {degraded.failures + 1} at {new Date(degraded.retryAt).toLocaleTimeString()}
+          </p>
+        )}
         <p className="node-lengths">
           <span className="figure" data-testid="series-length" data-value={length}>
             {formatCount(length)}

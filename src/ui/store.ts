@@ -18,7 +18,7 @@ import type { KnownNode, MeshStats, PeerView } from '../core/mesh/mesh.ts'
 import type { Ir3Node } from '../core/node.ts'
 import type { BootstrapState, SignedCheckpoint } from '../core/ports.ts'
 import type { States } from '../core/series/reducers.ts'
-import type { Problem, SeriesStatus } from '../core/series/series.ts'
+import type { Degraded, Problem, SeriesStatus } from '../core/series/series.ts'
 import { errorMessage } from './format.ts'
 import { createFrameScheduler } from './frame.ts'
 import { sameKnown, samePeers, sameStats } from './network.ts'
@@ -60,6 +60,8 @@ export interface InspectorState {
   durableLength: number
   status: SeriesStatus
   problems: readonly Problem[]
+  /** Set while commits fail (the reason, failures in a row, next retry); null when writing to disk works. */
+  degraded: Degraded | null
   /** Commit failures reported by the series, oldest first (the last few). */
   errors: readonly string[]
   checkpoint: SignedCheckpoint | null
@@ -100,6 +102,7 @@ export function createInspectorStore(node: Ir3Node): InspectorStore {
     durableLength: node.durableLength,
     status: node.status,
     problems: node.problems,
+    degraded: node.series.degraded,
     checkpoint: node.series.checkpoint,
     live: node.series.current,
   })

@@ -12,6 +12,16 @@
  * immutable, stored as one record with its Merkle subtree root. The open
  * chunk is rewritten whole on each commit (at most C entries).
  *
+ * Durable means durable: `durableLength`, the `durable` event and
+ * `checkpoint` (what the mesh and chunks layers advertise) move only once the
+ * store's commit resolved, and the store resolves only once the data is on
+ * disk (the IndexedDB store commits with `durability: 'strict'`). A failed
+ * commit leaves them where they were and sets `degraded` (with the reason);
+ * the series then retries on the injected clock with exponential backoff,
+ * and clears `degraded` on the first commit that succeeds. Appended entries
+ * wait in memory meanwhile, up to a bound (`maxBacklog`): beyond it append
+ * throws ERR_BACKLOG_FULL and changes nothing; nothing is ever dropped.
+ *
  * Loading checks the head (signed checkpoint vs Merkle frontier) and the open
  * chunk at once, then verifies the whole chain in the background. Until that
  * finishes nothing is committed; if it finds damage the series refuses to
@@ -32,7 +42,12 @@ import { applyEntry, defaultReducers, initialStates, reducerKey, type Reducer, t
 import { deriveStates } from './states.ts'
 import {
   DEFAULT_CHUNK_SIZE,
+  DEFAULT_MAX_BACKLOG_BYTES,
+  DEFAULT_MAX_BACKLOG_ENTRIES,
+  DEFAULT_RETRY_MAX_MS,
+  DEFAULT_RETRY_MIN_MS,
   DEFAULT_SNAPSHOT_EVERY,
+  type Degraded,
   type EntryView,
   type HeadSnapshot,
   type InclusionProof,
@@ -61,10 +76,19 @@ export class Series {
   private readonly reducers: readonly Reducer[]
   private readonly key: string
   private readonly commitDelayMs: number
+  private readonly maxBacklogEntries: number
+  private readonly maxBacklogBytes: number
+  private readonly retryMinMs: number
+  private readonly retryMaxMs: number
   readonly readOnly: boolean
 
   private size = 0
   private durable = 0
+  /** Encoded bytes appended since open, and how many of them are durable: the backlog's size in bytes is the difference. */
+  private appendedBytes = 0
+  private durableBytes = 0
+  private degradedValue: Degraded | null = null
+  private cancelRetry: (() => void) | null = null
   private lastHash = ZERO_HEX
   /** Frontier over the roots of sealed chunks; with the open chunk's frontier it is the series' frontier (see PROTOCOL.md). */
   private sealedFrontier = new MerkleFrontier()
@@ -98,6 +122,10 @@ export class Series {
     this.snapshotEvery = opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY
     this.commitDelayMs = opts.commitDelayMs ?? 0
     this.readOnly = opts.readOnly ?? false
+    this.maxBacklogEntries = opts.maxBacklog?.entries ?? DEFAULT_MAX_BACKLOG_ENTRIES
+    this.maxBacklogBytes = opts.maxBacklog?.bytes ?? DEFAULT_MAX_BACKLOG_BYTES
+    this.retryMinMs = opts.retry?.minMs ?? DEFAULT_RETRY_MIN_MS
+    this.retryMaxMs = opts.retry?.maxMs ?? DEFAULT_RETRY_MAX_MS
     if (this.chunkSize < 1 || (this.chunkSize & (this.chunkSize - 1)) !== 0) {
       throw new Ir3Error('ERR_BAD_RANGE', 'chunkSize must be a power of two')
     }
@@ -123,6 +151,14 @@ export class Series {
   }
   get status(): SeriesStatus {
     return this.statusValue
+  }
+  /** Set while commits fail (see Degraded); null when the last commit succeeded. */
+  get degraded(): Degraded | null {
+    return this.degradedValue
+  }
+  /** Entries appended and not yet durable. */
+  get backlog(): number {
+    return this.size - this.durable
   }
   get problems(): readonly Problem[] {
     return this.problemList
@@ -151,7 +187,12 @@ export class Series {
     return () => this.listeners.delete(fn)
   }
 
-  /** Appends an entry; returns at once. Throws ERR_DAMAGED on a damaged series, ERR_BAD_KIND / ERR_NOT_JSON / ERR_ENTRY_TOO_LARGE on bad input. */
+  /**
+   * Appends an entry; returns at once. Throws ERR_DAMAGED on a damaged series,
+   * ERR_BACKLOG_FULL when the backlog is at its bound (see
+   * SeriesOptions.maxBacklog), ERR_BAD_KIND / ERR_NOT_JSON /
+   * ERR_ENTRY_TOO_LARGE on bad input; a throw changes nothing.
+   */
   append(kind: string, body: JsonValue): { seq: number; hash: string } {
     if (this.destroyed) throw new Ir3Error('ERR_DESTROYED', 'series is closed')
     if (this.readOnly) throw new Ir3Error('ERR_READ_ONLY', `the series of ${this.author} is read-only here`)
@@ -159,6 +200,15 @@ export class Series {
       throw new Ir3Error(
         'ERR_DAMAGED',
         `series is damaged at seq ${this.problemList[0]?.seq ?? '?'}; refusing to extend it`,
+      )
+    }
+    const backlog = this.size - this.durable
+    const backlogBytes = this.appendedBytes - this.durableBytes
+    if (backlog >= this.maxBacklogEntries || backlogBytes >= this.maxBacklogBytes) {
+      const why = this.degradedValue ? `commits are failing (${this.degradedValue.reason})` : 'the disk is behind'
+      throw new Ir3Error(
+        'ERR_BACKLOG_FULL',
+        `${backlog} entries (${backlogBytes} bytes) are not on disk yet, the most this node keeps waiting; ${why}`,
       )
     }
     const seq = this.size
@@ -169,6 +219,7 @@ export class Series {
     this.open.add(leaf)
     this.size = seq + 1
     this.lastHash = hash
+    this.appendedBytes += bytes.length
     this.states = applyEntry(this.reducers, this.states, entry, bytes.length)
     if (this.size % this.snapshotEvery === 0) {
       this.pendingSnapshots.push({ size: this.size, key: this.key, states: this.states })
@@ -182,7 +233,12 @@ export class Series {
     return { seq, hash }
   }
 
-  /** Resolves when every entry appended before the call is durable (with a signed checkpoint covering it). */
+  /**
+   * Resolves when every entry appended before the call is durable (with a
+   * signed checkpoint covering it). Rejects with the store's error if the
+   * commit attempt that would have made them durable fails; while degraded
+   * that is the next scheduled retry.
+   */
   flush(): Promise<number> {
     if (this.durable >= this.size) return Promise.resolve(this.durable)
     if (this.statusValue === 'damaged') return Promise.reject(this.damagedError())
@@ -252,6 +308,8 @@ export class Series {
   close(): void {
     if (this.destroyed) return
     this.destroyed = true
+    this.cancelRetry?.()
+    this.cancelRetry = null
     const err = new Ir3Error('ERR_DESTROYED', 'series is closed')
     for (const w of this.waiters.splice(0)) w.reject(err)
     this.listeners.clear()
@@ -321,7 +379,8 @@ export class Series {
   // ---- group commit ----
 
   private scheduleCommit(): void {
-    if (this.commitScheduled || this.committing || this.destroyed) return
+    // While degraded only the retry timer starts commits: appends must not hammer a failing disk.
+    if (this.commitScheduled || this.committing || this.destroyed || this.degradedValue) return
     this.commitScheduled = true
     const go = () => {
       this.commitScheduled = false
@@ -340,16 +399,39 @@ export class Series {
         await this.commitOnce()
       }
     } catch (e: unknown) {
-      const message = e instanceof Error ? e.message : String(e)
-      for (const w of this.waiters.splice(0)) w.reject(e)
-      this.emit({ type: 'error', message: `commit failed: ${message}` })
+      this.commitFailed(e)
     } finally {
       this.committing = false
     }
   }
 
+  private commitFailed(e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e)
+    for (const w of this.waiters.splice(0)) w.reject(e)
+    if (this.destroyed) return
+    const now = this.clock.now()
+    const failures = (this.degradedValue?.failures ?? 0) + 1
+    const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(failures - 1, 30))
+    this.degradedValue = {
+      reason: message,
+      since: this.degradedValue?.since ?? now,
+      failures,
+      backlog: this.size - this.durable,
+      retryAt: now + delay,
+    }
+    this.cancelRetry?.()
+    this.cancelRetry = this.clock.setTimeout(() => {
+      this.cancelRetry = null
+      void this.commitLoop()
+    }, delay)
+    this.emit({ type: 'error', message: `commit failed: ${message}` })
+    this.emit({ type: 'degraded', degraded: this.degradedValue })
+    safetyCatch(e)
+  }
+
   private async commitOnce(): Promise<void> {
     const target = this.size
+    const targetBytes = this.appendedBytes
     const plan = await prepareCommit({
       author: this.author,
       signer: this.signer,
@@ -367,6 +449,7 @@ export class Series {
     if (this.destroyed) return
     const { checkpoint } = plan
     this.durable = target
+    this.durableBytes = targetBytes
     this.checkpointValue = checkpoint
     this.pendingSnapshots = this.pendingSnapshots.filter((p) => p.size > target)
     for (const k of plan.sealed) this.chunks.stored(k)
@@ -374,6 +457,10 @@ export class Series {
     this.waiters = this.waiters.filter((w) => w.size > target)
     for (const w of ready) w.resolve(target)
     this.emit({ type: 'durable', size: target, checkpoint })
+    if (this.degradedValue) {
+      this.degradedValue = null
+      this.emit({ type: 'degraded', degraded: null })
+    }
   }
 
   // ---- load ----
