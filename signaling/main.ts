@@ -54,8 +54,7 @@ const ALL_FLAGS = [...Object.keys(SIGNAL_FLAGS), ...Object.keys(HTTP_FLAGS)]
 
 const USAGE =
   'usage: node --import tsx signaling/main.ts [--port N] [--static DIR] ' +
-  ALL_FLAGS.map((flag) => `[--signal-${flag} N]`)
-    .join(' ')
+  ALL_FLAGS.map((flag) => `[--signal-${flag} N]`).join(' ')
 
 function fail(message: string, code = 1): never {
   console.error(`error: ${message}`)
