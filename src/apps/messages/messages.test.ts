@@ -244,7 +244,10 @@ describe('messages', () => {
     // c saw the intent go by; it answers YES in its own name, signed, straight to a.
     let forged = false
     for (let t = 0; t < 2000 && !forged; t += 50) {
-      const seen = (await entriesOf(c, 'intent-received')).find((e) => e.body['kind'] === 'msg-direct')
+      // c only forwards it (no entry of its own, intents.ts): its id is the declarer's, and c has a copy.
+      const seen = (await entriesOf(a, 'intent-declared')).find(
+        (e) => e.body['kind'] === 'msg-direct' && c.intents!.copies.has(e.body['id'] as string),
+      )
       if (seen) {
         const p = {
           intent: seen.body['id'] as string,

@@ -16,6 +16,23 @@
  * records which way each answer went. The declarer records each answer as it arrives (`response-received`,
  * late if after the deadline) and at the deadline `silence-recorded` for every
  * target that did not answer.
+ *
+ * What strangers can make a node do is bounded, and charged to the link that
+ * delivered it (DESIGN §9):
+ *   - each link may deliver LINK_INTENTS_BURST new intents, refilled at
+ *     LINK_INTENTS_PER_S; the rest are dropped and counted before their
+ *     signature is checked;
+ *   - intents refused for `flood` or `load` (NO or silence) are not forwarded;
+ *   - only intents this node answers get their own entries, within an answer
+ *     budget per link and overall (NOs of the limiters a smaller one); the
+ *     others — forwarded, ignored, refused, dropped — are counted in one
+ *     `intents-summarized` entry every SUMMARY_EVERY_MS (only if any);
+ *   - a declarer stores only its targets' answers, until ANSWER_GRACE_MS
+ *     after the deadline (as late), with at most MAX_ANSWER_DATA_BYTES of
+ *     `data`; other answers are dropped and counted, never cut;
+ *   - default targets are live nodes (ready links, fresh signed records);
+ *   - background response links are dialed only to a declarer with a fresh
+ *     record, once a minute per declarer, and a few a minute overall.
  */
 import type { JsonValue } from '../json.ts'
 import type { Clock, Rng } from '../ports.ts'
@@ -30,9 +47,10 @@ import {
   type IntentPayload,
   type ResponsePayload,
 } from '../mesh/frames.ts'
-import { Ir3Error } from '../errors.ts'
+import { Ir3Error, safetyCatch } from '../errors.ts'
 import { KIND_PATTERN } from '../series/encoding.ts'
 import { decide, type LimitsState } from './limits.ts'
+import { Buckets } from './budgets.ts'
 import {
   summarize,
   type DeclaredIntent,
@@ -71,7 +89,7 @@ export interface DeclareOptions {
   ttl?: number
   /** Time to answer, ms. Default 5000. */
   deadlineMs?: number
-  /** Nodes asked to answer; default: every node known to be present. */
+  /** Nodes asked to answer; default: live nodes (see `Intents.present`), at most DEFAULT_TARGETS_MAX. */
   targets?: string[]
 }
 
@@ -93,6 +111,24 @@ export interface IntentStats {
   /** Direct links opened in the background to declarers that ask repeatedly. */
   responseLinks: number
   responsesRelayedForOthers: number
+  /** New intents dropped before their signature was checked: over their link's budget. */
+  overBudget: number
+  /** Intents not forwarded because the limiters refused them (flood, load). */
+  refused: number
+  /** Answers to this node's intents dropped: not from a target, too late, too much data, unknown intent. */
+  answersDropped: { notTarget: number; late: number; oversize: number; unknown: number }
+  /** Background response-link dials not made (no fresh record of the declarer, or over the dial budget). */
+  dialsSkipped: number
+  /** `intents-summarized` entries recorded. */
+  summaries: number
+}
+
+/** What the next `intents-summarized` entry says, per link. */
+interface LinkTally {
+  received: number
+  forwarded: number
+  refused: number
+  dropped: number
 }
 
 const SEEN_KEEP_MS = 120_000
@@ -103,6 +139,38 @@ const MAX_HOPS = 64
 const ID = /^[0-9a-f]{32}$/
 const MAX_DEADLINE_MS = 10 * 60_000
 
+/** New intents a link may deliver (before signature checks): burst, then per second. */
+export const LINK_INTENTS_BURST = 200
+export const LINK_INTENTS_PER_S = 50
+/** Intents answered (own entries) per delivering link and overall: burst, then per second. */
+export const LINK_ANSWERS_BURST = 64
+export const LINK_ANSWERS_PER_S = 2
+export const ANSWERS_BURST = 128
+export const ANSWERS_PER_S = 4
+/** Of those, NOs of the limiters (load, flood, …) overall: a loaded node mostly stays silent. */
+export const REFUSALS_BURST = 16
+export const REFUSALS_PER_S = 1
+/** Forwarded, ignored, refused and dropped intents are summarized this often (one entry, only if any). */
+export const SUMMARY_EVERY_MS = 10_000
+/** Links and declarers named in one summary at most (the rest are counted under `others`). */
+const SUMMARY_LINKS_MAX = 64
+const SUMMARY_ORIGINS_MAX = 32
+/** Declarers tracked between summaries (for the per-declarer limiter); more are counted in the total only. */
+const PENDING_ORIGINS_MAX = 4096
+/** A declarer stores answers until this long after the deadline (as late). */
+export const ANSWER_GRACE_MS = 5_000
+/** `data` of an answer, as JSON bytes, a declarer stores at most; larger answers are dropped (counted), never cut. */
+export const MAX_ANSWER_DATA_BYTES = 8 * 1024
+/** Default targets at most. */
+export const DEFAULT_TARGETS_MAX = 256
+/** A node whose signed record reached us within this many record periods is live (a default target, dialable). */
+const FRESH_RECORD_PERIODS = 3
+/** Background response links: per declarer at most one per minute; overall a burst of 4, then one per 15 s. */
+export const DIAL_PER_ORIGIN_MS = 60_000
+export const DIALS_BURST = 4
+export const DIALS_PER_S = 1 / 15
+const textEncoder = new TextEncoder()
+
 export class Intents {
   readonly stats: IntentStats = {
     declared: 0,
@@ -112,6 +180,11 @@ export class Intents {
     responsesSent: { direct: 0, relayed: 0, failed: 0 },
     responseLinks: 0,
     responsesRelayedForOthers: 0,
+    overBudget: 0,
+    refused: 0,
+    answersDropped: { notTarget: 0, late: 0, oversize: 0, unknown: 0 },
+    dialsSkipped: 0,
+    summaries: 0,
   }
   /** Frames received per intent id (first copy and duplicates): the flood's cost. */
   readonly copies = new Map<string, number>()
@@ -127,15 +200,30 @@ export class Intents {
   /** Outcomes promised and not yet settled: intent id → targets and resolver. */
   private readonly waiting = new Map<string, { targets: string[]; resolve: (o: IntentOutcome) => void }>()
   private stopped = false
-  /** Registrations on the mesh, undone by stop(). */
+  /** Registrations on the mesh and the summary timer, undone by stop(). */
   private readonly detach: (() => void)[] = []
+  private readonly linkIntents = new Buckets(LINK_INTENTS_PER_S, LINK_INTENTS_BURST)
+  private readonly linkAnswers = new Buckets(LINK_ANSWERS_PER_S, LINK_ANSWERS_BURST)
+  private readonly answers = new Buckets(ANSWERS_PER_S, ANSWERS_BURST, 1)
+  private readonly refusals = new Buckets(REFUSALS_PER_S, REFUSALS_BURST, 1)
+  private readonly dials = new Buckets(DIALS_PER_S, DIALS_BURST, 1)
+  private readonly dialedAt = new Map<string, number>()
+  /** What the next `intents-summarized` says; `origins` and `pending` also feed the limiters until then. */
+  private tally: ReturnType<Intents['emptyTally']>
 
   constructor(deps: IntentsDeps) {
     this.deps = deps
+    this.tally = this.emptyTally()
     this.detach.push(
-      deps.mesh.on('intent', (from, f) => void this.onIntent(from, f)),
-      deps.mesh.on('resp', (from, f) => void this.onResponse(from, f)),
+      deps.mesh.on('intent', (from, f) => void this.onIntent(from, f).catch(safetyCatch)),
+      deps.mesh.on('resp', (from, f) => void this.onResponse(from, f).catch(safetyCatch)),
     )
+    const every = () => {
+      this.summarizeNow()
+      cancel = deps.clock.setTimeout(every, SUMMARY_EVERY_MS)
+    }
+    let cancel = deps.clock.setTimeout(every, SUMMARY_EVERY_MS)
+    this.detach.push(() => cancel())
   }
 
   /**
@@ -159,6 +247,7 @@ export class Intents {
     if (this.stopped) return
     this.stopped = true
     for (const u of this.detach.splice(0)) u()
+    this.summarizeNow()
     // Outcomes still owed settle now with what the series has (unanswered targets stay pending).
     for (const id of [...this.waiting.keys()]) this.settle(id)
   }
@@ -215,12 +304,76 @@ export class Intents {
     return d ? summarize(id, d) : null
   }
 
-  /** Nodes known to be present: live peers and nodes heard of recently. */
+  /**
+   * Live nodes: ready links, then nodes whose signed peer record reached us
+   * through the mesh lately (newest first) — not ids only heard of (server
+   * samples, signals) — at most DEFAULT_TARGETS_MAX, sorted.
+   */
   present(): string[] {
-    const ids = new Set(this.deps.mesh.readyPeers())
-    for (const k of this.deps.mesh.known()) ids.add(k.id)
-    ids.delete(this.deps.mesh.id)
-    return [...ids].sort()
+    const { mesh, clock } = this.deps
+    const ids = new Set(mesh.readyPeers())
+    const now = clock.now()
+    const fresh = mesh
+      .known()
+      .filter((k) => this.isFresh(k.gossipAt, now))
+      .sort((a, b) => b.gossipAt - a.gossipAt)
+    for (const k of fresh) ids.add(k.id)
+    ids.delete(mesh.id)
+    return [...ids].slice(0, DEFAULT_TARGETS_MAX).sort()
+  }
+
+  private isFresh(gossipAt: number, now: number): boolean {
+    return gossipAt > 0 && now - gossipAt <= FRESH_RECORD_PERIODS * this.deps.mesh.options.recordEveryMs
+  }
+
+  private emptyTally() {
+    return {
+      since: Math.trunc(this.deps.clock.now()),
+      /** Received and not recorded one by one (they load the limiters until the summary records them). */
+      pending: 0,
+      forwarded: 0,
+      refused: 0,
+      ignored: 0,
+      silent: 0,
+      dropped: 0,
+      answersDropped: { notTarget: 0, late: 0, oversize: 0, unknown: 0 },
+      byLink: new Map<string, LinkTally>(),
+      origins: new Map<string, number>(),
+    }
+  }
+
+  private linkTally(from: string): LinkTally {
+    const byLink = this.tally.byLink
+    const key = byLink.has(from) || byLink.size < SUMMARY_LINKS_MAX ? from : 'others'
+    let t = byLink.get(key)
+    if (!t) byLink.set(key, (t = { received: 0, forwarded: 0, refused: 0, dropped: 0 }))
+    return t
+  }
+
+  /** Records what happened since the last summary, if anything did, and starts a new one. */
+  private summarizeNow(): void {
+    const t = this.tally
+    const a = t.answersDropped
+    const any = t.pending + t.forwarded + t.dropped + a.notTarget + a.late + a.oversize + a.unknown
+    if (any === 0) return
+    this.tally = this.emptyTally()
+    const origins = [...t.origins]
+      .filter(([, n]) => n > 1)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, SUMMARY_ORIGINS_MAX)
+    this.stats.summaries++
+    this.deps.record('intents-summarized', {
+      window: [t.since, Math.trunc(this.deps.clock.now())],
+      received: t.pending,
+      forwarded: t.forwarded,
+      refused: t.refused,
+      ignored: t.ignored,
+      silent: t.silent,
+      dropped: t.dropped,
+      answersDropped: { ...a },
+      byLink: Object.fromEntries([...t.byLink].map(([k, v]) => [k, { ...v }])),
+      origins: Object.fromEntries(origins),
+    })
   }
 
   private randomId(): string {
@@ -265,6 +418,14 @@ export class Intents {
     const now = clock.now()
     // Late or clock-skewed intents are not the forwarder's fault: counted, not held against it.
     if (p.deadline < now || p.deadline - p.t > MAX_DEADLINE_MS || p.t > now + 60_000) return mesh.countStale()
+    if (this.stopped) return
+    // Charged to the link that delivered it, before the signature costs anything.
+    if (!this.linkIntents.take(from, now)) {
+      this.stats.overBudget++
+      this.tally.dropped++
+      this.linkTally(from).dropped++
+      return
+    }
     // Seen only once a copy checks out, so a forged copy that came first cannot suppress the real one.
     this.checking.add(copy)
     const ok = await mesh.verify('intent', p, p.origin, p.key, f.s)
@@ -278,12 +439,50 @@ export class Intents {
     if (this.stopped || p.origin === mesh.id) return
     this.stats.received++
     this.prune(now)
-    this.deps.record('intent-received', { id: p.id, origin: p.origin, kind: p.kind, from, hops: f.hops })
-    const verdict = decide(this.deps.state()['limits'] as LimitsState, p.origin, p.kind, now)
-    if (verdict.answer !== 'silent' && f.ttl > 0) {
-      this.stats.forwarded += mesh.flood({ ...f, ttl: f.ttl - 1, hops: Math.min(f.hops + 1, MAX_HOPS) }, from)
+    // Counted (pending) before deciding: the limiters judge an intent with itself included.
+    const t = this.tally
+    const link = this.linkTally(from)
+    link.received++
+    t.pending++
+    const tracked = t.origins.has(p.origin) || t.origins.size < PENDING_ORIGINS_MAX
+    if (tracked) t.origins.set(p.origin, (t.origins.get(p.origin) ?? 0) + 1)
+    const limits = this.deps.state()['limits'] as LimitsState
+    const verdict = decide(limits, p.origin, p.kind, now, { total: t.pending, origin: t.origins.get(p.origin) ?? 1 })
+    // Refused for what it costs (flood, load): not passed on. Other NOs are about this node only.
+    const refused =
+      verdict.answer === 'silent' || (verdict.answer === 'no' && ['flood', 'load'].includes(verdict.reason))
+    if (refused) {
+      this.stats.refused++
+      t.refused++
+      link.refused++
+    } else if (f.ttl > 0) {
+      const n = mesh.flood({ ...f, ttl: f.ttl - 1, hops: Math.min(f.hops + 1, MAX_HOPS) }, from)
+      this.stats.forwarded += n
+      if (n > 0) {
+        t.forwarded++
+        link.forwarded++
+      }
     }
-    if (p.targets && !p.targets.includes(mesh.id)) return
+    if (p.targets && !p.targets.includes(mesh.id)) return void t.ignored++
+    const handler = this.handlers.get(p.kind)
+    if (verdict.answer === 'silent' || (verdict.answer === 'yes' && !handler)) {
+      if (!refused) t.ignored++
+      return void t.silent++
+    }
+    // Answered: its own entries, within the answer budgets of its link and of the node.
+    const budgets = verdict.answer === 'no' ? [this.refusals] : []
+    if (![this.linkAnswers, this.answers, ...budgets].every((b, i) => b.has(i === 0 ? from : '', now)))
+      return void t.silent++
+    this.linkAnswers.take(from, now)
+    this.answers.take('', now)
+    for (const b of budgets) b.take('', now)
+    t.pending--
+    if (tracked) {
+      const left = (t.origins.get(p.origin) ?? 1) - 1
+      if (left > 0) t.origins.set(p.origin, left)
+      else t.origins.delete(p.origin)
+    }
+    this.deps.record('intent-received', { id: p.id, origin: p.origin, kind: p.kind, from, hops: f.hops })
     let decision: Decision
     if (verdict.answer === 'no')
       decision = {
@@ -291,29 +490,21 @@ export class Intents {
         reason: verdict.reason,
         ...(verdict.retryAfter !== null ? { retryAfter: verdict.retryAfter } : {}),
       }
-    else if (verdict.answer === 'silent') decision = { answer: 'silent' }
     else {
-      const handler = this.handlers.get(p.kind)
-      if (!handler) decision = { answer: 'silent' }
-      else {
-        try {
-          decision = await handler(
-            { id: p.id, origin: p.origin, kind: p.kind, body: p.body, deadline: p.deadline },
-            this.deps.state(),
-          )
-        } catch (e: unknown) {
-          decision = {
-            answer: 'no',
-            reason: `handler failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 200),
-          }
+      try {
+        decision = await handler!(
+          { id: p.id, origin: p.origin, kind: p.kind, body: p.body, deadline: p.deadline },
+          this.deps.state(),
+        )
+      } catch (e: unknown) {
+        decision = {
+          answer: 'no',
+          reason: `handler failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 200),
         }
       }
     }
     if (decision.answer === 'silent') {
-      this.deps.record('intent-ignored', {
-        id: p.id,
-        reason: verdict.answer === 'silent' ? verdict.reason : 'no handler',
-      })
+      if (!this.stopped) this.deps.record('intent-ignored', { id: p.id, reason: 'no handler' })
       return
     }
     await this.respond(p, decision)
@@ -340,8 +531,10 @@ export class Intents {
       if (back && mesh.send(back, { t: 'resp', p: r, s, relay: true })) via = 'relayed'
       const last = this.askedAt.get(intent.origin)
       if (last !== undefined && clock.now() - last < 60_000 && mesh.readyPeers().length < mesh.options.maxDegree) {
-        this.stats.responseLinks++
-        void mesh.connect(intent.origin, 'response', 1)
+        if (this.mayDial(intent.origin)) {
+          this.stats.responseLinks++
+          void mesh.connect(intent.origin, 'response', 1).catch(safetyCatch)
+        } else this.stats.dialsSkipped++
       }
     }
     this.askedAt.set(intent.origin, clock.now())
@@ -358,6 +551,21 @@ export class Intents {
     }
   }
 
+  /** A background response link to `origin`: only with a fresh signed record of it, once a minute, a few overall. */
+  private mayDial(origin: string): boolean {
+    const now = this.deps.clock.now()
+    const last = this.dialedAt.get(origin)
+    if (last !== undefined && now - last < DIAL_PER_ORIGIN_MS) return false
+    const k = this.deps.mesh.known().find((n) => n.id === origin)
+    if (!k || !this.isFresh(k.gossipAt, now) || !this.dials.take('', now)) return false
+    this.dialedAt.set(origin, now)
+    for (const [o, at] of this.dialedAt) {
+      if (now - at < DIAL_PER_ORIGIN_MS && this.dialedAt.size <= 1000) break
+      this.dialedAt.delete(o)
+    }
+    return true
+  }
+
   private async onResponse(from: string, f: Extract<Frame, { t: 'resp' }>): Promise<void> {
     const { mesh, clock } = this.deps
     const p = f.p
@@ -372,10 +580,18 @@ export class Intents {
       if (mesh.send(back, f)) this.stats.responsesRelayedForOthers++
       return
     }
-    // Answers are taken until a while after the deadline (as late), then ignored.
+    // Only targets' answers, until a grace after the deadline, with bounded data, reach the series.
+    // Checked before the signature: dropping costs O(1), and none of it is the relay's fault.
+    const dropped = this.tally.answersDropped
     const before = this.declared(p.intent)
-    if (!before || clock.now() > before.deadline + SEEN_KEEP_MS) return mesh.countStale()
+    if (!before) return (this.stats.answersDropped.unknown++, dropped.unknown++, mesh.countStale())
+    if (!before.targets.includes(p.from))
+      return (this.stats.answersDropped.notTarget++, dropped.notTarget++, mesh.countStale())
+    if (clock.now() > before.deadline + ANSWER_GRACE_MS)
+      return (this.stats.answersDropped.late++, dropped.late++, mesh.countStale())
     if (before.responses[p.from]) return mesh.countDuplicate()
+    if (textEncoder.encode(JSON.stringify(p.data)).length > MAX_ANSWER_DATA_BYTES)
+      return (this.stats.answersDropped.oversize++, dropped.oversize++, mesh.countStale())
     if (!(await mesh.verify('resp', p, p.from, p.key, f.s))) {
       // A relayed answer was checked by the relay; one that still fails is not the relay's doing.
       return f.relay ? mesh.countStale() : mesh.reject(from, 'badSignature')

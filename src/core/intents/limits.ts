@@ -4,13 +4,20 @@
  *
  *   economic   storage used by the series vs the storage budget
  *   objective  kinds this node refuses to serve
- *   load       intents received among the last 100 entries, and within the
- *              last 30 s when the caller says what time it is, vs `loadMax`
+ *   load       intents received within the last 30 s (when the caller says
+ *              what time it is; else among the last 100 entries) vs
+ *              `loadMax`. An `intent-received` entry counts one, an
+ *              `intents-summarized` entry the `received` it summarizes (at
+ *              its own seq and time); intents not yet summarized are passed
+ *              to `decide` as `pending`. (Version 2 counted only the last
+ *              100 entries: with two entries per intent, load never
+ *              exceeded 50.)
  *   topology   current degree vs `maxDegree`
  *
  * plus a per-declarer limiter that doubles as flood protection: a declarer
  * with more than `perOriginMax` intents among the last 100 entries gets NO,
- * and beyond twice that, silence (and its intents are not forwarded).
+ * and beyond twice that, silence. Intents refused for `flood` or `load` are
+ * not forwarded (intents.ts).
  * The rule: YES unless a limiter is critical, then NO with the reason.
  * Budgets are set with a `limits-set` entry, so they are part of the series.
  */
@@ -38,6 +45,18 @@ export const DEFAULT_BUDGETS: Budgets = {
 export const WINDOW = 100
 /** Intents older than this no longer load a node (a quiet series must not stay "loaded"). */
 export const LOAD_WINDOW_MS = 30_000
+/** A summary counts at most this many intents (load and per declarer): far beyond any budget that matters. */
+export const SUMMARY_COUNT_MAX = 512
+/** Intents kept for the load limiter at most (the newest). */
+const COUNTED_MAX = 1024
+
+/** Intents received and not yet in the series (they go into the next `intents-summarized`). */
+export interface Pending {
+  /** All of them, the one being decided included. */
+  total: number
+  /** Those of the declarer being decided. */
+  origin: number
+}
 
 export interface LimitsState {
   [k: string]: JsonValue
@@ -45,7 +64,7 @@ export interface LimitsState {
   storageUsed: number
   /** Seq of the latest entry. */
   seq: number
-  /** Seqs of `intent-received` entries within the last WINDOW entries. */
+  /** Seqs of intents received (a summary's seq once per intent it counts) within the last WINDOW entries or LOAD_WINDOW_MS. */
   intentSeqs: number[]
   /** Their times, in the same order. */
   intentTimes: number[]
@@ -70,7 +89,7 @@ function mergeBudgets(b: Budgets, patch: Record<string, JsonValue>): Budgets {
 
 export const limitsReducer: Reducer<LimitsState> = {
   name: 'limits',
-  version: 2,
+  version: 3,
   initial: {
     budgets: DEFAULT_BUDGETS,
     storageUsed: 0,
@@ -85,19 +104,15 @@ export const limitsReducer: Reducer<LimitsState> = {
     switch (e.kind) {
       case 'intent-received': {
         const origin = obj(e.body)['origin']
-        const floor = e.seq - WINDOW
-        const keep = s.intentSeqs.findIndex((q) => q > floor)
-        const from = keep < 0 ? s.intentSeqs.length : keep
-        next.intentSeqs = [...s.intentSeqs.slice(from), e.seq]
-        next.intentTimes = [...(s.intentTimes ?? []).slice(from), e.t]
-        const origins: LimitsState['origins'] = {}
-        for (const [o, seqs] of Object.entries(s.origins)) {
-          const kept = seqs.filter((q) => q > floor)
-          if (kept.length > 0) origins[o] = kept
-        }
-        if (typeof origin === 'string') origins[origin] = [...(origins[origin] ?? []), e.seq]
-        next.origins = origins
-        return next
+        return counted(s, next, e.seq, e.t, 1, typeof origin === 'string' ? { [origin]: 1 } : {})
+      }
+      case 'intents-summarized': {
+        const b = obj(e.body)
+        const received = typeof b['received'] === 'number' && b['received'] > 0 ? Math.floor(b['received']) : 0
+        const byOrigin: Record<string, number> = {}
+        for (const [o, n] of Object.entries(obj(b['origins'] ?? null)).slice(0, 64))
+          if (typeof n === 'number' && n > 0) byOrigin[o] = Math.floor(n)
+        return counted(s, next, e.seq, e.t, received, byOrigin)
       }
       case 'peer-connected':
         next.degree = s.degree + 1
@@ -125,6 +140,36 @@ export const limitsReducer: Reducer<LimitsState> = {
   },
 }
 
+/** `next` with `n` intents received at entry `seq` (time `t`), `byOrigin` of them per declarer; the window slides on. */
+function counted(
+  s: LimitsState,
+  next: LimitsState,
+  seq: number,
+  t: number,
+  n: number,
+  byOrigin: Record<string, number>,
+): LimitsState {
+  const floor = seq - WINDOW
+  const times = s.intentTimes ?? []
+  const keep = s.intentSeqs.findIndex((q, i) => q > floor || (times[i] ?? 0) > t - LOAD_WINDOW_MS)
+  const from = Math.max(
+    keep < 0 ? s.intentSeqs.length : keep,
+    s.intentSeqs.length + Math.min(n, SUMMARY_COUNT_MAX) - COUNTED_MAX,
+  )
+  const k = Math.min(n, SUMMARY_COUNT_MAX)
+  next.intentSeqs = [...s.intentSeqs.slice(from), ...Array<number>(k).fill(seq)]
+  next.intentTimes = [...times.slice(from), ...Array<number>(k).fill(t)]
+  const origins: LimitsState['origins'] = {}
+  for (const [o, seqs] of Object.entries(s.origins)) {
+    const kept = seqs.filter((q) => q > floor)
+    if (kept.length > 0) origins[o] = kept
+  }
+  for (const [o, m] of Object.entries(byOrigin))
+    origins[o] = [...(origins[o] ?? []), ...Array<number>(Math.min(m, SUMMARY_COUNT_MAX)).fill(seq)]
+  next.origins = origins
+  return next
+}
+
 export interface LimiterView {
   economic: { used: number; budget: number; critical: boolean }
   objective: { refused: string[] }
@@ -132,11 +177,13 @@ export interface LimiterView {
   topology: { degree: number; max: number; critical: boolean }
 }
 
-export function limiterView(s: LimitsState, now?: number): LimiterView {
+export function limiterView(s: LimitsState, now?: number, pending = 0): LimiterView {
   const times = s.intentTimes ?? []
-  const recent = s.intentSeqs.filter(
-    (q, i) => q > s.seq - WINDOW && (now === undefined || (times[i] ?? 0) > now - LOAD_WINDOW_MS),
-  ).length
+  const recent =
+    pending +
+    (now === undefined
+      ? s.intentSeqs.filter((q) => q > s.seq - WINDOW).length
+      : times.filter((t) => t > now - LOAD_WINDOW_MS).length)
   return {
     economic: {
       used: s.storageUsed,
@@ -159,12 +206,16 @@ export const STORAGE_FREE = new Set(['ping', 'want-chunk'])
 export type Verdict =
   { answer: 'yes' } | { answer: 'no'; reason: string; retryAfter: number | null } | { answer: 'silent'; reason: string }
 
-/** Decides whether to serve an intent of `kind` from `origin`, given the limiters (after its `intent-received` entry). */
-export function decide(s: LimitsState, origin: string, kind: string, now?: number): Verdict {
-  const fromOrigin = (s.origins[origin] ?? []).filter((q) => q > s.seq - WINDOW).length
+/**
+ * Decides whether to serve an intent of `kind` from `origin`, given the
+ * limiters, with the intent itself counted: after its `intent-received`
+ * entry, or in `pending` (with the other intents not yet summarized).
+ */
+export function decide(s: LimitsState, origin: string, kind: string, now?: number, pending?: Pending): Verdict {
+  const fromOrigin = (s.origins[origin] ?? []).filter((q) => q > s.seq - WINDOW).length + (pending?.origin ?? 0)
   if (fromOrigin > 2 * s.budgets.perOriginMax) return { answer: 'silent', reason: 'flood' }
   if (fromOrigin > s.budgets.perOriginMax) return { answer: 'no', reason: 'flood', retryAfter: 10_000 }
-  const v = limiterView(s, now)
+  const v = limiterView(s, now, pending?.total ?? 0)
   if (s.budgets.refuse.includes(kind)) return { answer: 'no', reason: 'objective', retryAfter: null }
   if (v.economic.critical && !STORAGE_FREE.has(kind)) return { answer: 'no', reason: 'economic', retryAfter: null }
   if (v.load.critical) return { answer: 'no', reason: 'load', retryAfter: 2_000 }

@@ -2,7 +2,10 @@
  * Derived state of intents: for each intent this node declared, its targets
  * and every YES / NO / late answer and SILENCE, as recorded in the series;
  * and counts of intents received and answered. The latest 1000 declared
- * intents are kept.
+ * intents are kept. Intents this node answered have their own entries
+ * (`intent-received`, then `response-sent` or `intent-ignored`); the others
+ * it received are counted by the periodic `intents-summarized` entry
+ * (`received`, and `silent` for those addressed to it it did not answer).
  */
 import type { JsonValue } from '../json.ts'
 import type { Reducer } from '../series/reducers.ts'
@@ -44,7 +47,7 @@ const num = (v: JsonValue | undefined): number | null => (typeof v === 'number' 
 
 export const intentsReducer: Reducer<IntentsState> = {
   name: 'intents',
-  version: 1,
+  version: 2,
   initial: { declared: {}, order: [], received: 0, answered: { yes: 0, no: 0, silent: 0 } },
   reduce(s, e) {
     const b = obj(e.body)
@@ -98,6 +101,14 @@ export const intentsReducer: Reducer<IntentsState> = {
       }
       case 'intent-ignored':
         return { ...s, answered: { ...s.answered, silent: s.answered.silent + 1 } }
+      case 'intents-summarized': {
+        const count = (v: JsonValue | undefined) => (typeof v === 'number' && v > 0 ? Math.floor(v) : 0)
+        return {
+          ...s,
+          received: s.received + count(b['received']),
+          answered: { ...s.answered, silent: s.answered.silent + count(b['silent']) },
+        }
+      }
       default:
         return s
     }
