@@ -17,9 +17,13 @@
  *             size-capped and decoded; a bad one is dropped and counted
  *             against its link, and a link that sends too many bad frames
  *             or floods is closed, `peer-dropped` recorded and the peer
- *             refused for 10 min. `ping` is answered with `pong` (RTT);
- *             anything else goes to the handler registered for its type
- *             (none: ignored)
+ *             refused for 10 min. Both counts are leaky buckets (one bad
+ *             frame forgiven every 2 s, one over the rate every 100 ms), so
+ *             a steady low error rate never adds up to a ban; only bursts
+ *             do. Blame goes to the link that sent the bad frame itself: a
+ *             relay passing on what a third party signed is not blamed.
+ *             `ping` is answered with `pong` (RTT); anything else goes to
+ *             the handler registered for its type (none: ignored)
  *   close     a ready link records `peer-disconnected` and runs the `down`
  *             hooks; a link that never got ready runs the `failed` hooks
  */
@@ -28,7 +32,7 @@ import type { Clock, Link, Transport } from '../ports.ts'
 import { Ir3Error } from '../errors.ts'
 import { decodeFrame, encodeFrame, MAX_FRAME_BYTES, type Frame } from './frames.ts'
 import type { Signatures } from './signatures.ts'
-import { emptyStats, FRESH_MS, type Conn, type MeshStats, type ResolvedOptions } from './types.ts'
+import { emptyStats, FRESH_MS, leak, type Conn, type MeshStats, type ResolvedOptions } from './types.ts'
 
 export type { Conn } from './types.ts'
 
@@ -61,6 +65,8 @@ export interface LinksDeps {
 }
 
 const BAN_MS = 10 * 60_000
+/** Peer records of nodes new to us one link may deliver at once, and per minute after (see records.ts). */
+export const NEW_RECORDS_PER_LINK = 64
 
 export class Links {
   readonly stats: MeshStats = emptyStats()
@@ -164,6 +170,10 @@ export class Links {
       dropped: 0,
       bad: 0,
       flood: 0,
+      badLeak: { n: 0, at: now },
+      floodLeak: { n: 0, at: now },
+      newRecords: NEW_RECORDS_PER_LINK,
+      newRecordsAt: now,
       tokens: this.o.frameBurst,
       refilledAt: now,
       rttMs: null,
@@ -266,8 +276,7 @@ export class Links {
   dropFrame(c: Conn, why: keyof MeshStats['dropped'], bad: boolean): void {
     this.stats.dropped[why]++
     c.dropped++
-    if (bad) c.bad++
-    this.checkAbuse(c)
+    if (bad) this.blame(c)
   }
 
   /** Counts a frame a higher layer rejected (bad signature, stale), against the link it came from. */
@@ -276,8 +285,7 @@ export class Links {
     const c = this.conns.get(from)
     if (c) {
       c.dropped++
-      c.bad++
-      this.checkAbuse(c)
+      this.blame(c)
     }
   }
 
@@ -290,11 +298,19 @@ export class Links {
     this.stats.dropped.stale++
   }
 
+  private blame(c: Conn): void {
+    c.bad++
+    leak(c.badLeak, this.deps.clock.now(), this.o.badFrameForgiveMs)
+    this.checkAbuse(c)
+  }
+
   private checkAbuse(c: Conn): void {
-    if (c.bad <= this.o.maxBadFrames && c.flood <= this.o.maxFloodFrames) return
+    const bad = c.badLeak.n
+    const flood = c.floodLeak.n
+    if (bad <= this.o.maxBadFrames && flood <= this.o.maxFloodFrames) return
     if (this.conns.get(c.id) !== c) return
     const reason =
-      c.bad > this.o.maxBadFrames ? `abuse: ${c.bad} bad frames` : `abuse: flooding (${c.flood} frames over the rate)`
+      bad > this.o.maxBadFrames ? `abuse: ${bad} bad frames` : `abuse: flooding (${flood} frames over the rate)`
     this.stats.abuseDisconnects++
     this.deps.record('peer-dropped', { peer: c.id, reason })
     this.banned.set(c.id, this.deps.clock.now() + BAN_MS)
@@ -343,7 +359,9 @@ export class Links {
     c.refilledAt = now
     if (c.tokens < 1) {
       c.flood++
-      return this.dropFrame(c, 'flood', false)
+      leak(c.floodLeak, now, this.o.floodFrameForgiveMs)
+      this.dropFrame(c, 'flood', false)
+      return this.checkAbuse(c)
     }
     c.tokens--
     if (bytes.length > MAX_FRAME_BYTES) return this.dropFrame(c, 'oversize', true)

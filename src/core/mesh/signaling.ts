@@ -14,7 +14,9 @@
  *   accept    a verified offer makes a link (initiator: false) unless it was
  *             accepted before or is no newer than the one behind a live link
  *             (replays); glare (both sides offering) is settled by id: the
- *             lower id's offer wins; a full node answers with a signed `busy`
+ *             lower id's offer wins; a full node answers with a signed `busy`,
+ *             and so does one whose links dialed in reach its inbound cap
+ *             (maxDegree − the outbound reserve, see topology.ts)
  *   failure   a failed attempt backs off per node (1 s … 60 s, jittered); a
  *             node failed through the mesh is next dialed through the server
  */
@@ -24,6 +26,7 @@ import { decodeFrame, encodeFrame, type Frame, type SignalPayload } from './fram
 import type { Conn, Links } from './links.ts'
 import type { Records } from './records.ts'
 import type { Signatures } from './signatures.ts'
+import { inboundCap } from './topology.ts'
 import { FRESH_MS, type Purpose, type ResolvedOptions, type Via } from './types.ts'
 
 /** Hops a relayed signal may still travel, whatever its sender says. */
@@ -274,7 +277,9 @@ export class Signaling {
         this.drop(c)
       }
       if (links.isBanned(p.from)) return waiters.forEach((w) => w(false))
-      if (links.size >= this.o.maxDegree || links.size >= this.o.linkBudget) {
+      let inbound = 0
+      for (const l of links.all()) if (!l.initiator) inbound++
+      if (links.size >= this.o.maxDegree || links.size >= this.o.linkBudget || inbound >= inboundCap(this.o)) {
         waiters.forEach((w) => w(false))
         // Say so, signed, so the dialer tries someone else now rather than at its timeout.
         return void this.refuse(p, via, cameVia)

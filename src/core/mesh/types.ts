@@ -40,6 +40,14 @@ export interface MeshOptions {
   maxBadFrames?: number
   /** Frames over the rate tolerated from one link before disconnecting it. Default 1000. */
   maxFloodFrames?: number
+  /**
+   * One bad frame is forgiven every this many ms (the bad-frame count is a
+   * leaky bucket): a steady rate below one per `badFrameForgiveMs` never adds
+   * up to a ban, a burst of more than `maxBadFrames` still does. Default 2000.
+   */
+  badFrameForgiveMs?: number
+  /** One frame over the rate is forgiven every this many ms (like `badFrameForgiveMs`). Default 100. */
+  floodFrameForgiveMs?: number
 }
 
 /** Options with their defaults filled in. */
@@ -62,6 +70,8 @@ export function resolveOptions(o: MeshOptions = {}): ResolvedOptions {
     frameBurst: o.frameBurst ?? 800,
     maxBadFrames: o.maxBadFrames ?? 20,
     maxFloodFrames: o.maxFloodFrames ?? 1000,
+    badFrameForgiveMs: o.badFrameForgiveMs ?? 2000,
+    floodFrameForgiveMs: o.floodFrameForgiveMs ?? 100,
   }
 }
 
@@ -98,6 +108,13 @@ export interface KnownNode {
   /** Its key-agreement public key from its latest signed record (see PeerRecord.ek), or null. */
   ek: string | null
   source: 'server' | 'gossip'
+  /**
+   * Vouched for by links this node chose: reachable from a peer this node
+   * dialed itself through links both ends' signed records name (recomputed
+   * every few seconds). Nodes only strangers told us of, or that only dialed
+   * in, are not; they are forgotten first and dialed last.
+   */
+  vouched: boolean
 }
 
 export interface MeshStats {
@@ -111,6 +128,8 @@ export interface MeshStats {
     flood: number
     stale: number
     duplicate: number
+    /** Peer records of new nodes over the per-link or global budget (see records.ts). */
+    budget: number
   }
   linksCreated: number
   connected: { server: number; mesh: number }
@@ -128,7 +147,16 @@ export function emptyStats(): MeshStats {
   return {
     framesIn: 0,
     framesOut: 0,
-    dropped: { oversize: 0, malformed: 0, badSignature: 0, notReady: 0, flood: 0, stale: 0, duplicate: 0 },
+    dropped: {
+      oversize: 0,
+      malformed: 0,
+      badSignature: 0,
+      notReady: 0,
+      flood: 0,
+      stale: 0,
+      duplicate: 0,
+      budget: 0,
+    },
     linksCreated: 0,
     connected: { server: 0, mesh: 0 },
     signalsRelayed: 0,
@@ -159,6 +187,22 @@ export interface MeshDeps {
 /** Signed payloads (hello, signals, records) further than this from our clock are refused. */
 export const FRESH_MS = 5 * 60_000
 
+/** A count that forgives one unit every so often, in whole units: `n` as of `at`. */
+export interface Leak {
+  n: number
+  at: number
+}
+
+/** Adds one to `l` after forgiving one unit per `everyMs` since it last changed; returns the new count. */
+export function leak(l: Leak, now: number, everyMs: number): number {
+  if (l.n > 0) {
+    const k = Math.floor((now - l.at) / everyMs)
+    l.n = Math.max(0, l.n - k)
+    l.at = l.n === 0 ? now : l.at + k * everyMs
+  } else l.at = now
+  return ++l.n
+}
+
 /** One link as the mesh's parts see it, from its first signal to its close (links.ts owns them). */
 export interface Conn {
   id: string
@@ -174,8 +218,15 @@ export interface Conn {
   framesIn: number
   framesOut: number
   dropped: number
+  /** Bad frames and frames over the rate, in total. */
   bad: number
   flood: number
+  /** The same, as leaky buckets (see `badFrameForgiveMs`): what a ban is decided on. */
+  badLeak: Leak
+  floodLeak: Leak
+  /** Peer records of nodes new to us this link may still deliver (token bucket, see records.ts). */
+  newRecords: number
+  newRecordsAt: number
   tokens: number
   refilledAt: number
   rttMs: number | null

@@ -88,3 +88,15 @@ export function createSeededRng(seed: number): Rng {
     },
   }
 }
+
+/**
+ * `base` seen by a node whose clock is `skewMs` off (ahead if positive):
+ * `now()` is shifted, timers run on the base clock's time. For simulating
+ * honest nodes whose wall clocks disagree.
+ */
+export function createSkewedClock(base: Clock, skewMs: number): Clock {
+  return {
+    now: () => base.now() + skewMs,
+    setTimeout: (fn, ms) => base.setTimeout(fn, ms),
+  }
+}
