@@ -32,13 +32,13 @@ import {
 } from '../src/core/intents/intents.ts'
 
 /** A node that exists only to sign: a throwaway identity. */
-export interface Stranger {
+interface Stranger {
   id: string
   key: string
   sign(type: SignedFrame['t'], p: JsonValue): Promise<string>
 }
 
-export function strangers(n: number, seed: number): Stranger[] {
+function strangers(n: number, seed: number): Stranger[] {
   const rng = createSeededRng(seed)
   return Array.from({ length: n }, () => {
     const signer = seededSigner(rng)
@@ -50,7 +50,7 @@ export function strangers(n: number, seed: number): Stranger[] {
   })
 }
 
-export function hexId(rng: { next(): number }): string {
+function hexId(rng: { next(): number }): string {
   let s = ''
   for (let i = 0; i < 32; i++) s += Math.floor(rng.next() * 16).toString(16)
   return s

@@ -504,7 +504,7 @@ export class Intents {
       }
     }
     if (decision.answer === 'silent') {
-      if (!this.stopped) this.deps.record('intent-ignored', { id: p.id, reason: 'no handler' })
+      if (!this.stopped) this.deps.record('intent-ignored', { id: p.id, reason: 'handler' })
       return
     }
     await this.respond(p, decision)
