@@ -48,6 +48,7 @@ const SIGNAL_FLAGS = {
 const HTTP_FLAGS = {
   'headers-timeout-ms': 'headersTimeoutMs',
   'max-tcp-connections': 'maxConnections',
+  'max-tcp-connections-per-address': 'maxConnectionsPerAddress',
 } as const satisfies Record<string, keyof ServerOptions>
 
 const ALL_FLAGS = [...Object.keys(SIGNAL_FLAGS), ...Object.keys(HTTP_FLAGS)]
@@ -111,7 +112,7 @@ for (const [flag, option] of Object.entries(SIGNAL_FLAGS)) {
   const value = countOption(flag)
   if (value !== undefined) signal[option] = value
 }
-const limits: Pick<ServerOptions, 'headersTimeoutMs' | 'maxConnections'> = {}
+const limits: Pick<ServerOptions, 'headersTimeoutMs' | 'maxConnections' | 'maxConnectionsPerAddress'> = {}
 for (const [flag, option] of Object.entries(HTTP_FLAGS)) {
   const value = countOption(flag)
   if (value !== undefined) limits[option] = value

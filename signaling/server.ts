@@ -17,11 +17,18 @@
 import { createReadStream, type Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import http from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { pipeline } from 'node:stream'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createSignalCounters, createSignalServer, type SignalCounters, type SignalOptions } from './signal.ts'
+import {
+  addressKey,
+  createSignalCounters,
+  createSignalServer,
+  type SignalCounters,
+  type SignalOptions,
+} from './signal.ts'
 
 /**
  * Takes over an upgraded socket, e.g.
@@ -50,12 +57,15 @@ export interface ServerOptions {
   headersTimeoutMs?: number
   /** TCP connections open at once, HTTP and WebSocket together; more are destroyed on accept. Default 10000. */
   maxConnections?: number
+  /** TCP connections open at once from one address (IPv4 address; IPv6 /64); more are destroyed on accept. Default 256. */
+  maxConnectionsPerAddress?: number
   /** Unexpected errors (a file vanishing mid-read, a throwing upgrade handler). Default: stderr. */
   onError?: (err: unknown) => void
 }
 
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
 export const DEFAULT_MAX_CONNECTIONS = 10_000
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256
 /** How long a refused connection may take to receive its error response before it is destroyed anyway. */
 const ERROR_RESPONSE_GRACE_MS = 1_000
 
@@ -71,6 +81,8 @@ export interface Counters extends SignalCounters {
   headersTimeouts: number
   /** Connections destroyed on accept because `maxConnections` were open. */
   connectionsDropped: number
+  /** Connections destroyed on accept because their address had `maxConnectionsPerAddress` open. */
+  addressConnectionsDropped: number
 }
 
 export interface Server {
@@ -141,6 +153,7 @@ export function createServer(opts: ServerOptions = {}): Server {
     serverErrors: 0,
     headersTimeouts: 0,
     connectionsDropped: 0,
+    addressConnectionsDropped: 0,
     ...createSignalCounters(),
   }
   const signal = opts.signal === false ? null : createSignalServer(counters, { onError, ...(opts.signal ?? {}) })
@@ -148,7 +161,12 @@ export function createServer(opts: ServerOptions = {}): Server {
 
   const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS
-  for (const [name, value] of Object.entries({ headersTimeoutMs: headersTimeout, maxConnections }))
+  const maxConnectionsPerAddress = opts.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
+  for (const [name, value] of Object.entries({
+    headersTimeoutMs: headersTimeout,
+    maxConnections,
+    maxConnectionsPerAddress,
+  }))
     if (!Number.isSafeInteger(value) || value < 1)
       throw new RangeError(`server option ${name} must be an integer ≥ 1, got ${String(value)}`)
   const httpOptions = {
@@ -169,6 +187,22 @@ export function createServer(opts: ServerOptions = {}): Server {
 
   server.maxConnections = maxConnections
   server.on('drop', () => counters.connectionsDropped++)
+  const connectionsPerAddress = new Map<string, number>()
+  server.on('connection', (socket: Socket) => {
+    const key = addressKey(socket.remoteAddress)
+    const open = connectionsPerAddress.get(key) ?? 0
+    if (open >= maxConnectionsPerAddress) {
+      counters.addressConnectionsDropped++
+      socket.destroy()
+      return
+    }
+    connectionsPerAddress.set(key, open + 1)
+    socket.once('close', () => {
+      const left = (connectionsPerAddress.get(key) ?? 1) - 1
+      if (left > 0) connectionsPerAddress.set(key, left)
+      else connectionsPerAddress.delete(key)
+    })
+  })
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'

@@ -168,7 +168,7 @@ describe('per-address caps', () => {
     expect(nodes.every((n) => !n.client.isClosed())).toBe(true)
   })
 
-  it('refuses sockets beyond the global caps with SERVER_FULL and drops TCP connections beyond maxConnections', async () => {
+  it('refuses sockets beyond the global caps with SERVER_FULL and drops TCP connections beyond maxConnections and maxConnectionsPerAddress', async () => {
     const { wsUrl, counters, port } = await start({ maxConnections: 10, maxPending: 4 }, { maxConnections: 40 })
     const nodes: Client[] = []
     for (let i = 0; i < 6; i++) nodes.push((await join(wsUrl, `127.0.1.${i + 1}`)).client)
@@ -196,6 +196,21 @@ describe('per-address caps', () => {
     // Nine WebSocket connections are TCP connections too: at most 31 of these fit.
     await vi.waitFor(() => expect(counters.connectionsDropped).toBeGreaterThanOrEqual(9))
     for (const s of raw) s.destroy()
+    // Nor may one address take them all.
+    const { port: port2, counters: counters2 } = await start({}, { maxConnectionsPerAddress: 20 })
+    const fromOne = await Promise.all(
+      Array.from(
+        { length: 30 },
+        () =>
+          new Promise<Socket>((resolve) => {
+            const s = connectTcp({ host: '127.0.0.1', port: port2, localAddress: '127.0.4.1' }, () => resolve(s))
+            s.on('error', () => resolve(s))
+          }),
+      ),
+    )
+    await vi.waitFor(() => expect(counters2.addressConnectionsDropped).toBe(10))
+    expect((await open(wsUrl.replace(String(port), String(port2)), '127.0.4.2')).inbox[0]?.type).toBe('challenge')
+    for (const s of fromOne) s.destroy()
     expect(pending.every((c) => !c.isClosed()) && nodes.every((c) => !c.isClosed())).toBe(true)
   })
 })
@@ -246,7 +261,9 @@ describe('failing hellos', () => {
     expect(counters.helloThrottled).toBeGreaterThan(hellosSent / 2)
     expect(closeCodes.length).toBeGreaterThan(100)
     expect(closeCodes.every((code) => code === 4005)).toBe(true)
-    expect(counters.closedForBadHellos).toBe(closeCodes.length)
+    // A socket the flood stopped with may have been closed by the server before its close reached us.
+    expect(counters.closedForBadHellos).toBeGreaterThanOrEqual(closeCodes.length)
+    expect(counters.closedForBadHellos).toBeLessThanOrEqual(closeCodes.length + 8)
   }, 20_000)
 })
 
@@ -274,12 +291,12 @@ describe('relayed signals', () => {
     }
     await sleep(300)
     const answered = attackers.reduce((n, a) => n + a.client.inbox.filter((m) => m.type === 'signal').length, 0)
+    expect(victim.client.isClosed()).toBe(false)
+    expect(counters.closedForAbuse).toBe(0)
     // The victim spent its own burst (60) and then answered on the senders' credit, never rate-limited.
+    expect(victim.client.errors('RATE_LIMITED')).toEqual([])
     expect(answered).toBeGreaterThan(3 * 60)
     expect(counters.repliesOnCredit).toBeGreaterThan(0)
-    expect(victim.client.errors('RATE_LIMITED')).toEqual([])
-    expect(counters.closedForAbuse).toBe(0)
-    expect(victim.client.isClosed()).toBe(false)
   })
 
   it('holds a victim flooded by 40 senders (~12 MB/s) to its inbound budget, dropping and counting the excess', async () => {
@@ -349,13 +366,15 @@ describe('half-open HTTP sockets', () => {
     const sockets: Socket[] = []
     const opening = performance.now()
     for (let batch = 0; batch < 10; batch++) {
+      // Ten addresses, 200 each: under maxConnectionsPerAddress (256), which would hold one address to 256.
+      const localAddress = `127.0.5.${batch + 1}`
       const opened = await Promise.all(
         Array.from(
           { length: 200 },
           () =>
             new Promise<Socket>((resolve) => {
               // allowHalfOpen: the client never closes its side, as an attacker would not.
-              const s = connectTcp({ host: '127.0.0.1', port, allowHalfOpen: true }, () => {
+              const s = connectTcp({ host: '127.0.0.1', port, localAddress, allowHalfOpen: true }, () => {
                 s.write('GET / HTTP/1.1\r\nHost: x\r\n')
                 resolve(s)
               })
