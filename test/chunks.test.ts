@@ -208,10 +208,20 @@ describe('chunks', () => {
     }
     const reader = await sim.add({ chunks: { replicate: false } })
     await sim.run(3000, 10)
-    let failure: unknown = null
-    void reader.openSeries(author.id).catch((e: unknown) => (failure = e))
-    await until(sim, 20_000, () => failure !== null)
-    expect(String(failure)).toMatch(/ERR_NOT_FOUND/)
+    let outcome: unknown = null
+    void reader.openSeries(author.id).then(
+      (o) => (outcome = o),
+      (e: unknown) => (outcome = e),
+    )
+    await until(sim, 20_000, () => outcome !== null)
+    if (outcome instanceof Error) expect(String(outcome)).toMatch(/ERR_NOT_FOUND/)
+    else {
+      // An honest holder that took the series on while it was short may still serve that older head: fine, never the forged one.
+      const o = outcome as Awaited<ReturnType<Ir3Node['openSeries']>>
+      expect(o.series.length, `seed ${seed}`).toBeLessThan(4 * C)
+      await sim.run(500, 10)
+      expect((await o.series.verified).ok).toBe(true)
+    }
     const rejected = await entriesOf(reader, 'chunk-rejected')
     expect(rejected.length).toBeGreaterThan(0)
     expect(rejected[0]!.body).toMatchObject({ author: author.id, index: -1 })

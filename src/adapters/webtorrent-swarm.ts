@@ -30,6 +30,7 @@ import SimplePeer from 'simple-peer'
 import type WebTorrentClass from 'webtorrent'
 import type { WtTorrent } from 'webtorrent'
 import { fromBase64, toBase64 } from '../core/chunks/head.ts'
+import { checkTorrentMeta, MAX_TORRENT_FILE_BYTES } from '../core/chunks/torrent-limits.ts'
 import {
   createRequestChannel,
   emptyRequestStats,
@@ -236,7 +237,10 @@ function readOpenReply(b: Wire): OpenReply | null {
   const ih = b['ih']
   if (typeof ih !== 'string') return typeof b['err'] === 'string' ? { ok: false } : null
   if (!/^[0-9a-f]{40}$/.test(ih)) return null
-  return { ok: true, ih, tf: typeof b['tf'] === 'string' ? fromBase64(b['tf']) : null }
+  // A torrent file longer than any a holder sends is ignored unread (the infohash alone is used).
+  const tf = b['tf']
+  const file = typeof tf === 'string' && tf.length <= Math.ceil(MAX_TORRENT_FILE_BYTES / 3) * 4 ? fromBase64(tf) : null
+  return { ok: true, ih, tf: file }
 }
 
 export function createWebTorrentSwarm(opts: WebTorrentSwarmOptions = {}): WebTorrentSwarm {
@@ -386,7 +390,7 @@ export function createWebTorrentSwarm(opts: WebTorrentSwarmOptions = {}): WebTor
       // The torrent file (info dictionary, ~1 KB) spares the fetcher a metadata round trip;
       // WebTorrent checks it against the infohash.
       const file = (sd.torrent as unknown as { torrentFile?: Uint8Array }).torrentFile
-      return file && file.length < 32_000 ? { ih, tf: toBase64(file) } : { ih }
+      return file && file.length < MAX_TORRENT_FILE_BYTES ? { ih, tf: toBase64(file) } : { ih }
     } catch (e: unknown) {
       note(e)
       return { err: e instanceof Error ? e.message.slice(0, 200) : 'failed' }
@@ -452,6 +456,13 @@ export function createWebTorrentSwarm(opts: WebTorrentSwarmOptions = {}): WebTor
     try {
       for (const s of streams) torrent.addPeer(s)
       if (!torrent.ready) await waitFor(torrent, 'ready', STALL_MS)
+      // The metadata is bounded before any file is selected: nothing unbounded goes into memory.
+      const meta = torrent as unknown as { name?: string; pieceLength?: number }
+      const bad = checkTorrentMeta(
+        { name: meta.name ?? '', pieceLength: meta.pieceLength ?? 0, files: torrent.files },
+        req,
+      )
+      if (bad) throw new Error(`torrent refused: ${bad}`)
       const wanted = new Set(req.files)
       const files = torrent.files.map((f, i) => ({ f, k: fileIndex(torrent, i) })).filter(({ k }) => wanted.has(k))
       const total = files.reduce((n, { f }) => n + f.length, 0)

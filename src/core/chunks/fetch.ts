@@ -9,20 +9,41 @@
  *    sealed chunks a holder has all of), over the `series` channel
  *    (head-fetch.ts). Two signed heads that disagree on a root held here are
  *    fork evidence: recorded, and the copy is dropped and fetched again.
+ *    A YES is only a claim: every YES is asked for its head at once and
+ *    has `HEAD_ASK_MS` to answer with a signed checkpoint, or
+ *    `CLAIM_GRACE_MS` once the first such answer came; of those that
+ *    did, at most `HEAD_TRIES` are asked for the parts, each within
+ *    `HEAD_TRY_MS`, all within `HEAD_PHASE_MS`. A source that gave no
+ *    verified head is demoted for the rest of this job (no segments asked
+ *    of it).
  * 3. Segments, `segmentsInFlight` at a time, through the ChunkSwarm from the
  *    sources that have them; every chunk checks against its root in the
  *    verified head before it is stored (`chunk-stored`), or is rejected with
  *    its seeders (`chunk-rejected`) and fetching goes on from the others.
+ *    Holders of a segment that failed are demoted when others have it;
+ *    after `IDLE_ROUNDS` rounds without progress, or `SEGMENTS_WITHIN_MS`,
+ *    the job ends with what it has.
  */
 import { safetyCatch } from '../errors.ts'
 import type { HeldSeries, SwarmProgress } from '../ports.ts'
 import type { ChunksContext, DownloadView, Source } from './context.ts'
 import { SEGMENT_CHUNKS, verifySealed } from './head.ts'
-import { fetchHead, type Ask } from './head-fetch.ts'
+import { askHead, fetchHead, type Ask, type HeadClaim } from './head-fetch.ts'
 import type { Holders } from './holders.ts'
 import type { Storage } from './storage.ts'
 
 const MAX_WANT_TARGETS = 64
+/** Sources asked for a head per job, the time for each, and for all of them. */
+/** Time every YES has to answer the head request (a claim: checkpoint and sizes). */
+export const HEAD_ASK_MS = 8_000
+/** Once one claim came, the others have this much longer. */
+export const CLAIM_GRACE_MS = 1_000
+export const HEAD_TRIES = 4
+export const HEAD_TRY_MS = 10_000
+export const HEAD_PHASE_MS = 20_000
+/** Rounds of segments that brought nothing before a job gives up, and the time its segments may take. */
+const IDLE_ROUNDS = 3
+export const SEGMENTS_WITHIN_MS = 300_000
 /** A job that got nowhere is not repeated for about this long: every try floods a want-chunk. */
 const RETRY_MS = 15_000
 
@@ -41,6 +62,7 @@ type Got = { chunks: { index: number; data: Uint8Array }[]; from: string[]; bad:
 
 export function createFetcher(ctx: ChunksContext, holders: Holders, storage: Storage, ask: Ask): Fetcher {
   const { deps, C } = ctx
+  const failures = new Map<string, number>()
 
   function fetchSeries(author: string, why: Why, sources?: Source[]): Promise<HeldSeries | null> {
     const running = ctx.jobs.get(author)
@@ -48,8 +70,13 @@ export function createFetcher(ctx: ChunksContext, holders: Holders, storage: Sto
     const before = ctx.held.get(author)?.checkpoint.size ?? 0
     const job = runJob(author, why, sources).finally(() => {
       ctx.jobs.delete(author)
-      if ((ctx.held.get(author)?.checkpoint.size ?? 0) === before)
-        ctx.retryAt.set(author, deps.clock.now() + RETRY_MS * (0.75 + deps.rng.next() * 0.5))
+      if ((ctx.held.get(author)?.checkpoint.size ?? 0) !== before) return void failures.delete(author)
+      // Each try that got nothing waits twice as long (up to 32×): a series advertised but never served
+      // must not keep replication busy.
+      const n = Math.min(5, failures.get(author) ?? 0)
+      failures.set(author, n + 1)
+      if (failures.size > 4096) failures.clear()
+      ctx.retryAt.set(author, deps.clock.now() + RETRY_MS * 2 ** n * (0.75 + deps.rng.next() * 0.5))
     })
     ctx.jobs.set(author, job)
     return job
@@ -94,22 +121,45 @@ export function createFetcher(ctx: ChunksContext, holders: Holders, storage: Sto
     if (ctx.stopped || yes.length === 0) return null
     // The newest head: the author's if it answered, else the largest a holder has all the sealed chunks of.
     const complete = (y: { chunks: number; size: number }) => (y.chunks === Math.floor(y.size / C) ? 1 : 0)
-    yes.sort((a, b) =>
-      a.id === author ? -1 : b.id === author ? 1 : complete(b) - complete(a) || b.size - a.size || b.chunks - a.chunks,
-    )
+    const order = (a: Source, b: Source) =>
+      a.id === author ? -1 : b.id === author ? 1 : complete(b) - complete(a) || b.size - a.size || b.chunks - a.chunks
     let head: HeldSeries | null = null
     let headFrom = ''
+    const excluded = new Set<string>()
+    const phaseEnd = deps.clock.now() + HEAD_PHASE_MS
+    // Every YES is asked for its head claim at once (small, bounded replies), linking to it if need be.
+    // Asking ends HEAD_ASK_MS on, or CLAIM_GRACE_MS after the first claim came; one that gave no signed
+    // claim by then is demoted for this job.
+    const claims = await firstClaims(
+      yes.map((y) => y.id),
+      author,
+    )
+    const claimed: { y: Source; claim: HeadClaim }[] = []
     for (const y of yes) {
-      const got = await fetchHead(ctx, ask, y.id, author).catch((e: unknown) => {
-        safetyCatch(e)
-        return null
-      })
-      if (got) {
+      const claim = claims.get(y.id)
+      if (!claim) excluded.add(y.id)
+      else {
+        // What it holds now, as its signed head says, not what its YES claimed.
+        y.chunks = Math.min(claim.chunks, Math.floor(claim.checkpoint.size / C))
+        y.size = claim.checkpoint.size
+        claimed.push({ y, claim })
+      }
+    }
+    claimed.sort((a, b) => order(a.y, b.y))
+    for (const { y, claim } of claimed.slice(0, HEAD_TRIES)) {
+      const now = deps.clock.now()
+      if (now >= phaseEnd || ctx.stopped) break
+      const got = await fetchHead(ctx, ask, y.id, author, Math.min(phaseEnd, now + HEAD_TRY_MS), claim).catch(
+        (e: unknown) => {
+          safetyCatch(e)
+          return null
+        },
+      )
+      // A claim that led to no verified head: not asked again in this job.
+      if (!got) excluded.add(y.id)
+      else {
         head = got.head
         headFrom = y.id
-        // What it holds now, not what its last record said.
-        y.chunks = got.chunks
-        y.size = got.head.checkpoint.size
         break
       }
     }
@@ -137,8 +187,9 @@ export function createFetcher(ctx: ChunksContext, holders: Holders, storage: Sto
       bytes = 0
     }
     const sealed = Math.floor(head.checkpoint.size / C)
-    const excluded = new Set<string>()
-    fetching: while (chunks < sealed && !ctx.stopped) {
+    const segmentsEnd = deps.clock.now() + SEGMENTS_WITHIN_MS
+    let idle = 0
+    fetching: while (chunks < sealed && !ctx.stopped && deps.clock.now() < segmentsEnd) {
       // Up to `segmentsInFlight` segments at once; stored in order as they check out.
       const plans: { seg: number; n: number; files: number[]; holders: string[] }[] = []
       for (let from = chunks; plans.length < ctx.o.segmentsInFlight && from < sealed;) {
@@ -165,10 +216,21 @@ export function createFetcher(ctx: ChunksContext, holders: Holders, storage: Sto
         plans.map((p) => fetchSegment(author, p.seg, p.n, p.files, p.holders, verified)),
       )
       let progressed = false
-      let bad = false
+      let demoted = false
       for (const [i, got] of results.entries()) {
         for (const b of got.bad) excluded.add(b)
-        bad ||= got.bad.length > 0
+        demoted ||= got.bad.length > 0
+        if (got.chunks.length === 0) {
+          // Its holders gave nothing: demoted if someone else has the segment too.
+          const p = plans[i]!
+          const others = yes.some(
+            (y) => !excluded.has(y.id) && !p.holders.includes(y.id) && y.chunks >= p.seg * SEGMENT_CHUNKS + p.n,
+          )
+          if (others) for (const h of p.holders) excluded.add(h)
+          demoted ||= others
+        }
+      }
+      for (const [i, got] of results.entries()) {
         if (got.chunks.length === 0 || got.chunks[0]!.index !== chunks) break
         const size = got.chunks.reduce((n, c) => n + c.data.length, 0)
         if (!(await storage.makeRoom(author, size))) {
@@ -194,7 +256,8 @@ export function createFetcher(ctx: ChunksContext, holders: Holders, storage: Sto
         progressed = true
         if (got.chunks.length < plans[i]!.files.length) break
       }
-      if (!progressed && !bad) break
+      if (progressed) idle = 0
+      else if (!demoted || ++idle >= IDLE_ROUNDS) break
     }
     // A head alone is kept only to follow a series already held, or one with nothing sealed yet
     // (not as a placeholder for a take-on the budget stopped: it would be retried forever).
@@ -208,6 +271,37 @@ export function createFetcher(ctx: ChunksContext, holders: Holders, storage: Sto
       ctx.changed()
     }
     return ctx.held.get(author) ?? null
+  }
+
+  /** Head claims of `peers` that came in time: by HEAD_ASK_MS, or CLAIM_GRACE_MS after the first. */
+  function firstClaims(peers: string[], author: string): Promise<Map<string, HeadClaim>> {
+    const got = new Map<string, HeadClaim>()
+    const end = deps.clock.now() + HEAD_ASK_MS
+    return new Promise((resolve) => {
+      let open = peers.length
+      let graceSet = false
+      const cancels: (() => void)[] = []
+      const done = () => {
+        for (const c of cancels) c()
+        resolve(new Map(got))
+      }
+      if (open === 0) return done()
+      cancels.push(deps.clock.setTimeout(done, HEAD_ASK_MS))
+      for (const peer of peers)
+        void askHead(ctx, ask, peer, author, end)
+          .catch((e: unknown) => {
+            safetyCatch(e)
+            return null
+          })
+          .then((claim) => {
+            if (claim) got.set(peer, claim)
+            if (--open === 0) return done()
+            if (claim && !graceSet) {
+              graceSet = true
+              cancels.push(deps.clock.setTimeout(done, CLAIM_GRACE_MS))
+            }
+          })
+    })
   }
 
   /** Fetches wanted files of one segment; verifies each; returns the verified ones from the start, in order. */

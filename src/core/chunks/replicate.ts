@@ -3,10 +3,11 @@
  * `replicateEveryMs` (±25 %) one step looks at the series advertised in fresh
  * peer records and
  *
- * - catches up a held series when someone advertises more sealed chunks or
- *   its author is online (a newer open chunk): at most every 10 s per series,
- *   directly from the nodes known to have more (no want-chunk flood);
- * - otherwise takes on a series with fewer holders than the target besides
+ * - catches up a held series when someone advertises more sealed chunks
+ *   (at most every 10 s per series) or its author is online (a newer open
+ *   chunk: every 30 s), directly from the nodes known to have more (no
+ *   want-chunk flood); one such series per step;
+ * - and takes on a series with fewer holders than the target besides
  *   its author, fewest first, if this node's limiters say YES to
  *   `replicate`. About as many nodes step in at once as holders are missing;
  *   a try that got nothing waits ~15 s (fetch.ts).
@@ -18,6 +19,7 @@ import type { Fetcher } from './fetch.ts'
 import type { Holders } from './holders.ts'
 
 const CATCH_UP_EVERY_MS = 10_000
+const FOLLOW_EVERY_MS = 30_000
 /** An author whose record is this fresh is online. */
 const ONLINE_MS = 30_000
 
@@ -45,8 +47,10 @@ export function createReplicator(ctx: ChunksContext, holders: Holders, fetcher: 
         const online = deps.mesh.known().some((k) => k.id === h.author && now - k.gossipAt < ONLINE_MS)
         const checked = lastHeadCheck.get(h.author) ?? 0
         if (deps.mesh.isBanned(h.author)) continue
-        // Each held series at most every 10 s, so taking on under-replicated ones gets its turns.
-        if (now - checked > CATCH_UP_EVERY_MS && (most > h.chunks || online)) {
+        // Each held series at most every 10 s when someone has more sealed chunks, every 30 s to follow an
+        // online author's open chunk; one per step, and taking on goes on in the same step.
+        const due = most > h.chunks ? CATCH_UP_EVERY_MS : online ? FOLLOW_EVERY_MS : Infinity
+        if (now - checked > due) {
           lastHeadCheck.set(h.author, now)
           const sources: Source[] = [...(adverts.get(h.author) ?? new Map<string, number>())]
             .filter(([node, n]) => node !== deps.id && (n > h.chunks || node === h.author))
@@ -54,7 +58,7 @@ export function createReplicator(ctx: ChunksContext, holders: Holders, fetcher: 
           if (online && !sources.some((x) => x.id === h.author))
             sources.push({ id: h.author, chunks: h.chunks, size: Number.MAX_SAFE_INTEGER })
           await fetcher.fetchSeries(h.author, 'replicate', sources)
-          return
+          break
         }
       }
       const limits = deps.state()['limits'] as LimitsState

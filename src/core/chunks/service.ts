@@ -109,7 +109,7 @@ export class Chunks {
       }),
     )
     this.holders.advertise()
-    this.following.push(this.replicator.start())
+    this.following.push(this.holders.start(), this.replicator.start())
   }
 
   /**
@@ -151,12 +151,13 @@ export class Chunks {
    * Fetches `author`'s series from the mesh (the author if online, else its
    * holders), verifies it and opens it read-only, with derived state and
    * time travel. What was fetched is kept and served like any held series.
-   * Rejects with ERR_BAD_RANGE for a malformed id, ERR_NOT_FOUND if no
-   * holder gave it all, ERR_DESTROYED after stop().
+   * Called before the mesh has formed, it waits for a record naming a
+   * holder (up to 30 s). Rejects with ERR_BAD_RANGE for a malformed id,
+   * ERR_NOT_FOUND if no holder gave it all, ERR_DESTROYED after stop().
    */
   openSeries(author: string): Promise<OpenedSeries> {
     if (this.stopped) return Promise.reject(destroyed())
-    return openSeries(this.ctx, this.fetcher, author)
+    return openSeries(this.ctx, this.fetcher, this.holders, author)
   }
 
   /**
