@@ -20,7 +20,7 @@ import { toHex } from '../src/core/series/hash.ts'
 import type { JsonValue } from '../src/core/json.ts'
 import type { Ir3Node } from '../src/core/node.ts'
 import type { LimitsState } from '../src/core/intents/limits.ts'
-import { DEFAULT_BUDGETS } from '../src/core/intents/limits.ts'
+import { decide, DEFAULT_BUDGETS, limitsReducer } from '../src/core/intents/limits.ts'
 import {
   ANSWERS_BURST,
   ANSWERS_PER_S,
@@ -57,6 +57,24 @@ function hexId(rng: { next(): number }): string {
 }
 
 const storage = (n: Ir3Node) => (n.series.current['limits'] as LimitsState).storageUsed
+
+describe('the limiters, from summarized intents', () => {
+  const entry = (seq: number, t: number, kind: string, body: JsonValue) => ({ seq, t, kind, body, prev: '' })
+  const reduce = (entries: ReturnType<typeof entry>[]) =>
+    entries.reduce((s, e) => limitsReducer.reduce(s, e as never, 100), limitsReducer.initial)
+
+  it('counts a summary’s intents as load for 30 s, and its declarers against the per-declarer limit', () => {
+    const o = 'a'.repeat(32)
+    const s = reduce([entry(0, 1000, 'intents-summarized', { received: 60, origins: { [o]: 25 } })])
+    expect(decide(s, 'b'.repeat(32), 'ping', 2000)).toMatchObject({ answer: 'no', reason: 'load' })
+    expect(decide(s, 'b'.repeat(32), 'ping', 1000 + 30_001)).toEqual({ answer: 'yes' })
+    expect(decide(s, o, 'ping', 1000 + 30_001)).toMatchObject({ answer: 'no', reason: 'flood' })
+    // Not yet summarized: passed as pending.
+    const quiet = reduce([entry(0, 1000, 'limits-set', { budgets: {} })])
+    expect(decide(quiet, o, 'ping', 2000, { total: 51, origin: 1 })).toMatchObject({ reason: 'load' })
+    expect(decide(quiet, o, 'ping', 2000, { total: 50, origin: 1 })).toEqual({ answer: 'yes' })
+  })
+})
 
 describe('intents under attack', () => {
   it('bounds what 2,520 intents from throwaway origins cost each honest node, and forwards none it refused', async () => {
@@ -149,6 +167,10 @@ describe('intents under attack', () => {
       0,
     )
     expect(charged, `seed ${seed}`).toBe(direct.intents!.stats.overBudget)
+    for (const e of summaries) {
+      const byLink = Object.values(e.body['byLink'] as Record<string, { received: number }>)
+      expect(byLink.reduce((sum, l) => sum + l.received, 0)).toBe(e.body['received'])
+    }
     // The Intents panel's counts stay derivable: everything verified is counted as received.
     const state = direct.series.current['intents'] as { received: number }
     expect(state.received, `seed ${seed}`).toBe(direct.intents!.stats.received)

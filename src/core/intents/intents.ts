@@ -123,7 +123,12 @@ export interface IntentStats {
   summaries: number
 }
 
-/** What the next `intents-summarized` entry says, per link. */
+/**
+ * What the next `intents-summarized` entry says, per link. `received`: intents
+ * verified and not recorded one by one (answered ones have their own
+ * entries); `forwarded` and `refused` (by the limiters, so not forwarded):
+ * of all intents; `dropped`: over the link's budget, unverified.
+ */
 interface LinkTally {
   received: number
   forwarded: number
@@ -331,10 +336,13 @@ export class Intents {
       since: Math.trunc(this.deps.clock.now()),
       /** Received and not recorded one by one (they load the limiters until the summary records them). */
       pending: 0,
+      /** Of all intents: forwarded, and refused by the limiters (not forwarded). */
       forwarded: 0,
       refused: 0,
+      /** Of the pending: not addressed to this node; addressed to it and not answered. */
       ignored: 0,
       silent: 0,
+      /** Over the delivering link's budget, unverified. */
       dropped: 0,
       answersDropped: { notTarget: 0, late: 0, oversize: 0, unknown: 0 },
       byLink: new Map<string, LinkTally>(),
@@ -465,10 +473,7 @@ export class Intents {
     }
     if (p.targets && !p.targets.includes(mesh.id)) return void t.ignored++
     const handler = this.handlers.get(p.kind)
-    if (verdict.answer === 'silent' || (verdict.answer === 'yes' && !handler)) {
-      if (!refused) t.ignored++
-      return void t.silent++
-    }
+    if (verdict.answer === 'silent' || (verdict.answer === 'yes' && !handler)) return void t.silent++
     // Answered: its own entries, within the answer budgets of its link and of the node.
     const budgets = verdict.answer === 'no' ? [this.refusals] : []
     if (![this.linkAnswers, this.answers, ...budgets].every((b, i) => b.has(i === 0 ? from : '', now)))
@@ -477,6 +482,7 @@ export class Intents {
     this.answers.take('', now)
     for (const b of budgets) b.take('', now)
     t.pending--
+    link.received--
     if (tracked) {
       const left = (t.origins.get(p.origin) ?? 1) - 1
       if (left > 0) t.origins.set(p.origin, left)
