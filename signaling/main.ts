@@ -28,6 +28,7 @@ const SIGNAL_FLAGS = {
   'max-per-mesh': 'maxPerMesh',
   'max-per-address': 'maxPerAddress',
   'max-pending-per-address': 'maxPendingPerAddress',
+  'loopback-per-address': 'loopbackPerAddress',
   'max-pending': 'maxPending',
   'max-connections': 'maxConnections',
   'hello-timeout-ms': 'helloTimeoutMs',

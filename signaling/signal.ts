@@ -80,6 +80,12 @@ export interface SignalOptions {
   maxPerAddress?: number
   /** Not yet authenticated sockets per remote address; one more gets ADDRESS_FULL on connect. Default 8. */
   maxPendingPerAddress?: number
+  /**
+   * Both per-address caps above for a loopback address (127.0.0.0/8, ::1): the tabs of a person
+   * running the app on their own machine all come from there. Default 256. Behind a reverse proxy
+   * on the same host every client looks like loopback: set this to 0 (loopback counts like any address).
+   */
+  loopbackPerAddress?: number
   /** Not yet authenticated sockets in all; one more gets SERVER_FULL on connect. Default 1000. */
   maxPending?: number
   /** Open /signal sockets in all; one more gets SERVER_FULL on connect. Default 10000. */
@@ -142,6 +148,7 @@ export const DEFAULT_SIGNAL_OPTIONS = {
   maxPerMesh: 1000,
   maxPerAddress: 8,
   maxPendingPerAddress: 8,
+  loopbackPerAddress: 256,
   maxPending: 1000,
   maxConnections: 10_000,
   helloTimeoutMs: 5_000,
@@ -332,7 +339,7 @@ export function createSignalServer(counters: SignalCounters, opts: SignalOptions
   const { onError: givenOnError, ...given } = opts
   const options = { ...DEFAULT_SIGNAL_OPTIONS, ...withoutUndefined(given) }
   for (const [name, value] of Object.entries(options)) {
-    const min = name === 'sampleSize' || name === 'replyCredits' ? 0 : 1
+    const min = name === 'sampleSize' || name === 'replyCredits' || name === 'loopbackPerAddress' ? 0 : 1
     if (!Number.isSafeInteger(value) || value < min)
       throw new RangeError(`signal option ${name} must be an integer ≥ ${min}, got ${String(value)}`)
   }
@@ -393,9 +400,11 @@ export function createSignalServer(counters: SignalCounters, opts: SignalOptions
       joined: new Map<string, number>(),
       helloBudget: { tokens: options.helloFailureBurst, at: now },
     }
-    if (address.pending >= options.maxPendingPerAddress) {
+    const maxPending =
+      options.loopbackPerAddress > 0 && isLoopback(key) ? options.loopbackPerAddress : options.maxPendingPerAddress
+    if (address.pending >= maxPending) {
       counters.addressFull++
-      return refuse(ws, 'ADDRESS_FULL', `at most ${options.maxPendingPerAddress} sockets per address before hello`)
+      return refuse(ws, 'ADDRESS_FULL', `at most ${maxPending} sockets per address before hello`)
     }
     addresses.set(key, address)
     address.sockets++
@@ -602,9 +611,11 @@ export function createSignalServer(counters: SignalCounters, opts: SignalOptions
       return
     }
     const fromHere = s.address.joined.get(hello.mesh) ?? 0
-    if (previous?.address !== s.address && fromHere >= options.maxPerAddress) {
+    const maxHere =
+      options.loopbackPerAddress > 0 && isLoopback(s.address.key) ? options.loopbackPerAddress : options.maxPerAddress
+    if (previous?.address !== s.address && fromHere >= maxHere) {
       counters.addressFullAtHello++
-      shut(s, 'ADDRESS_FULL', `at most ${options.maxPerAddress} nodes per address in a mesh`)
+      shut(s, 'ADDRESS_FULL', `at most ${maxHere} nodes per address in a mesh`)
       return
     }
     if (!mesh) {
@@ -803,6 +814,11 @@ function rawText(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8')
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
   return Buffer.from(data).toString('utf8')
+}
+
+/** Whether an address key (see addressKey) is the loopback interface. */
+export function isLoopback(key: string): boolean {
+  return /^127\./.test(key) || key === '0:0:0:0::/64'
 }
 
 /**

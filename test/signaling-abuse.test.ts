@@ -23,7 +23,8 @@ afterEach(async () => {
 })
 
 async function start(signal: SignalOptions = {}, http: Omit<ServerOptions, 'signal'> = {}) {
-  const server = createServer({ staticDir: '/nonexistent', signal, ...http })
+  // These tests stand in for remote hosts with loopback addresses: no loopback allowance.
+  const server = createServer({ staticDir: '/nonexistent', signal: { loopbackPerAddress: 0, ...signal }, ...http })
   running.push(server)
   const { url, port } = await server.listen()
   return { server, counters: server.counters, port, wsUrl: url.replace(/^http/, 'ws') + 'signal' }
@@ -401,4 +402,18 @@ describe('half-open HTTP sockets', () => {
     await vi.waitFor(() => expect(openDescriptors() - before).toBeLessThanOrEqual(20))
     console.log(`half-open: 2000 server sockets released ${Math.round(releasedAfter)} ms after the last opened`)
   }, 30_000)
+})
+
+describe('loopback', () => {
+  it('lets the tabs of one machine (loopback) join past the per-address caps, up to loopbackPerAddress', async () => {
+    const server = createServer({ staticDir: '/nonexistent', signal: { loopbackPerAddress: 12 } })
+    running.push(server)
+    const { url } = await server.listen()
+    const wsUrl = url.replace(/^http/, 'ws') + 'signal'
+    const joined = []
+    for (let i = 0; i < 13; i++) joined.push(await join(wsUrl))
+    expect(joined.filter((j) => j.welcomed)).toHaveLength(12)
+    expect(joined[12]!.client.errors('ADDRESS_FULL')).toHaveLength(1)
+    for (const j of joined) j.client.ws.close()
+  })
 })

@@ -65,6 +65,7 @@ it('stays up and relays every good message in order through 10,000 abusive frame
       rateBurst: 100,
       abuseLimit: 150,
       maxPendingPerAddress: ABUSER_MAX_SOCKETS,
+      loopbackPerAddress: 0,
       // The old behaviour, so that garbage hellos keep reaching the verifier and the
       // inbound budget does not thin out what the fuzz means to exercise.
       maxHelloFailures: 1_000_000,

@@ -44,7 +44,8 @@ afterEach(async () => {
 })
 
 async function start(signal: SignalOptions = {}): Promise<Running> {
-  const server = createServer({ staticDir: '/nonexistent', signal })
+  // These tests stand in for remote hosts with loopback addresses: no loopback allowance.
+  const server = createServer({ staticDir: '/nonexistent', signal: { loopbackPerAddress: 0, ...signal } })
   running.push(server)
   const { url } = await server.listen()
   const wsUrl = url.replace(/^http/, 'ws') + 'signal'
