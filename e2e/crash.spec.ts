@@ -2,7 +2,8 @@
  * Durable means durable, in real Chromium: a tab appending in a burst is
  * crashed mid-burst (the renderer is killed via chrome://crash); its node,
  * resumed in a new tab, still has every entry whose flush() had resolved
- * before the crash, and its series verifies.
+ * before the crash, and its series verifies. And a tab whose commits fail
+ * shows `degraded` with the reason, and recovers by itself.
  */
 import { expect, test } from '@playwright/test'
 import { nodeReady } from './helpers.ts'
@@ -25,6 +26,22 @@ declare global {
   interface Window {
     reportFlushed?: (f: Flushed) => Promise<void>
     commitDurability?: string[]
+    failCommits?: boolean
+  }
+}
+
+/** Records the durability of every read-write transaction that writes heads (the commit); fails them while `window.failCommits`. */
+function watchCommits(): void {
+  const seen: string[] = []
+  window.commitDurability = seen
+  const original = IDBDatabase.prototype.transaction
+  IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<typeof original>) {
+    const names = typeof args[0] === 'string' ? [args[0]] : [...args[0]]
+    const commit = args[1] === 'readwrite' && names.includes('heads')
+    if (commit && window.failCommits) throw new DOMException('simulated: the disk is full', 'QuotaExceededError')
+    const tx = original.apply(this, args)
+    if (commit) seen.push(tx.durability)
+    return tx
   }
 }
 
@@ -32,18 +49,7 @@ test('entries whose flush resolved survive a renderer crash mid-burst, and the s
   context,
 }) => {
   const page = await context.newPage()
-  // Records the durability of every read-write transaction that writes heads (the commit).
-  await page.addInitScript(() => {
-    const seen: string[] = []
-    window.commitDurability = seen
-    const original = IDBDatabase.prototype.transaction
-    IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<typeof original>) {
-      const tx = original.apply(this, args)
-      const names = typeof args[0] === 'string' ? [args[0]] : [...args[0]]
-      if (args[1] === 'readwrite' && names.includes('heads')) seen.push(tx.durability)
-      return tx
-    }
-  })
+  await page.addInitScript(watchCommits)
   const flushed: Flushed[] = []
   await page.exposeFunction('reportFlushed', (f: Flushed) => {
     flushed.push(f)
@@ -106,4 +112,44 @@ test('entries whose flush resolved survive a renderer crash mid-burst, and the s
   expect(report.ok).toBe(true)
   expect(report.checked).toBe(report.size)
   expect(report.size).toBeGreaterThanOrEqual(maxSize)
+})
+
+test('a tab whose commits fail shows degraded with the reason, keeps its entries, and is ok again after a retry', async ({
+  page,
+}) => {
+  await page.addInitScript(watchCommits)
+  await page.goto(app())
+  await nodeReady(page)
+  const before = await page.evaluate(async () => {
+    await window.ir3!.flush()
+    window.failCommits = true
+    window.ir3!.append('note-added', { text: 'written while the disk is full' })
+    return window.ir3!.durableLength
+  })
+  await expect(page.getByTestId('degraded')).toContainText('simulated: the disk is full')
+  await expect(page.getByTestId('degraded-detail')).toContainText('degraded')
+  await expect(page.getByTestId('status')).toHaveText('ok')
+  await expect(page.getByTestId('durable-length')).toHaveAttribute('data-value', String(before))
+  expect(await page.evaluate(() => window.ir3!.durableLength)).toBe(before)
+
+  // The next retry (0.5 s, then 1 s, …) fails too; flush() reports it.
+  const refused = await page.evaluate(() =>
+    window.ir3!.flush().then(
+      () => null,
+      (e: unknown) => String(e),
+    ),
+  )
+  expect(refused).toMatch(/disk is full/)
+
+  // Once the disk takes writes again, a retry commits without another append.
+  await page.evaluate(() => (window.failCommits = false))
+  await expect(page.getByTestId('degraded')).toHaveCount(0, { timeout: 15_000 })
+  const after = await page.evaluate(() => ({ length: window.ir3!.length, durable: window.ir3!.durableLength }))
+  expect(after.durable).toBe(after.length)
+  expect(after.durable).toBeGreaterThan(before)
+  const notes = await page.evaluate(async () =>
+    (await window.ir3!.entries(0, window.ir3!.length)).filter((e) => e.kind === 'note-added').map((e) => e.body),
+  )
+  expect(notes).toEqual([{ text: 'written while the disk is full' }])
+  expect((await page.evaluate(() => window.ir3!.verify())).ok).toBe(true)
 })
