@@ -16,6 +16,8 @@ import { MAX_CHANGES, SUMMARY_EVERY_MS } from '../src/core/chunks/holders.ts'
 import { HEAD_PHASE_MS, HEAD_ASK_MS } from '../src/core/chunks/fetch.ts'
 import { OPEN_WITHIN_MS } from '../src/core/chunks/open.ts'
 import { MAX_HEAD_ROOTS } from '../src/core/chunks/head-fetch.ts'
+import { chunksReducer, MAX_HOLDERS, type ChunksState } from '../src/core/chunks/reducers.ts'
+import type { Entry } from '../src/core/series/encoding.ts'
 
 const C = 16
 
@@ -227,4 +229,41 @@ describe('chunks hardening', () => {
     expect((await o.series.verified).ok).toBe(true)
     for (const n of sim.nodes) n.destroy()
   }, 120_000)
+
+  it('holder summaries: 0 is the head alone, -1 is gone, and a series keeps at most MAX_HOLDERS holders', () => {
+    const e = (body: Entry['body']): Entry => ({ seq: 0, t: 0, kind: 'chunk-holders', body, prev: '' })
+    const a = 'a'.repeat(32)
+    const node = (i: number) => i.toString(16).padStart(32, '0')
+    let s: ChunksState = chunksReducer.initial
+    s = chunksReducer.reduce(
+      s,
+      e({
+        changes: [
+          [node(1), a, 0],
+          [node(2), a, 5],
+        ],
+      }),
+      0,
+    )
+    expect(s.holders[a]).toEqual({ [node(1)]: 0, [node(2)]: 5 })
+    s = chunksReducer.reduce(
+      s,
+      e({
+        changes: [
+          [node(1), a, -1],
+          [node(2), a, -1],
+          [node(3), a, 2],
+        ],
+      }),
+      0,
+    )
+    expect(s.holders[a]).toEqual({ [node(3)]: 2 })
+    // The older one-holder form: 0 meant gone.
+    s = chunksReducer.reduce(s, e({ node: node(3), author: a, chunks: 0 }), 0)
+    expect(s.holders[a]).toBeUndefined()
+    const many = Array.from({ length: MAX_HOLDERS + 10 }, (_, i) => [node(i + 10), a, 1])
+    s = chunksReducer.reduce(s, e({ changes: many }), 0)
+    expect(Object.keys(s.holders[a]!)).toHaveLength(MAX_HOLDERS)
+    expect(chunksReducer.version).toBe(2)
+  })
 })
