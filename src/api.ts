@@ -5,6 +5,7 @@
 import type { JsonValue } from './core/json.ts'
 import type { Ir3Node } from './core/node.ts'
 import type { EntryView, Problem, SeriesStatus, VerifyReport, InclusionProof } from './core/series/series.ts'
+import type { Degraded } from './core/series/types.ts'
 import type { States } from './core/series/reducers.ts'
 import type { NodeSummary } from './adapters/node-registry.ts'
 import type { KnownNode, MeshStats, PeerView } from './core/mesh/mesh.ts'
@@ -62,6 +63,8 @@ export interface Ir3Api {
   readonly status: SeriesStatus
   /** What is wrong and where, when damaged. */
   readonly problems: readonly Problem[]
+  /** Set while commits fail (the node keeps what it appends in memory, up to a bound, and retries): why, since when, next retry. */
+  readonly degraded: Degraded | null
   /** Appends an entry; returns at once. */
   append(kind: string, body: JsonValue): { seq: number; hash: string }
   /** Resolves with the durable length once everything appended so far is on disk. */
@@ -157,6 +160,9 @@ export function createApi(
     },
     get problems() {
       return node.problems
+    },
+    get degraded() {
+      return node.series.degraded
     },
     append: (kind, body) => node.append(kind, body),
     flush: () => node.flush(),

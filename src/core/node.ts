@@ -3,7 +3,7 @@
  * a transport, its place in the mesh and its intents. The core is handed all
  * of its world through `deps`.
  */
-import { Ir3Error } from './errors.ts'
+import { Ir3Error, safetyCatch } from './errors.ts'
 import { nameFromId, nodeIdFromPublicKey } from './identity.ts'
 import type { JsonValue } from './json.ts'
 import type {
@@ -83,6 +83,8 @@ export interface Ir3Node {
   readonly length: number
   readonly durableLength: number
   readonly status: SeriesStatus
+  /** Entries the node's own layers (mesh, intents, chunks) could not record (the series refused them: backlog full). */
+  readonly unrecorded: number
   readonly problems: readonly Problem[]
   append(kind: string, body: JsonValue): { seq: number; hash: string }
   flush(): Promise<number>
@@ -134,10 +136,18 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     ...(deps.commitDelayMs ? { commitDelayMs: deps.commitDelayMs } : {}),
   })
   // A damaged or closed series cannot record: the mesh and intents then go on without recording rather than crash.
+  // A full backlog (commits failing: the series is degraded) refuses appends too; the layers' own
+  // records are then counted as lost here rather than thrown into a socket handler.
   const record = (kind: string, body: JsonValue) => {
     if (series.status === 'damaged' || destroyed) return
-    series.append(kind, body)
+    try {
+      series.append(kind, body)
+    } catch (e: unknown) {
+      unrecorded++
+      safetyCatch(e)
+    }
   }
+  let unrecorded = 0
   let destroyed = false
   // Apps record through this one: it throws (ERR_DAMAGED, ERR_DESTROYED) rather than drop, so an app never
   // answers YES for what it could not record.
@@ -224,6 +234,9 @@ export async function createNode(deps: NodeDeps): Promise<Ir3Node> {
     },
     get status() {
       return series.status
+    },
+    get unrecorded() {
+      return unrecorded
     },
     get problems() {
       return series.problems

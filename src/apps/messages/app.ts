@@ -219,7 +219,12 @@ function startMessages(ctx: Ctx): MessagesApi {
     changed()
   })
   const unsubNodes = ctx.onNodes(changed)
+  let stopped = false
+  const live = () => {
+    if (stopped) throw new Ir3Error('ERR_DESTROYED', 'this node was destroyed: it sends nothing')
+  }
   ctx.onStop(() => {
+    stopped = true
     unsub()
     unsubNodes()
     listeners.clear()
@@ -249,6 +254,7 @@ function startMessages(ctx: Ctx): MessagesApi {
   return {
     maxTextBytes: MAX_TEXT_BYTES,
     send(to, text) {
+      live()
       if (typeof to !== 'string' || !ID.test(to))
         throw new Ir3Error('ERR_BAD_ARGUMENT', 'recipient must be a node id (32 hex)')
       if (to === ctx.id) throw new Ir3Error('ERR_BAD_ARGUMENT', 'a node cannot message itself')
@@ -315,6 +321,7 @@ function startMessages(ctx: Ctx): MessagesApi {
       return { id, outcome }
     },
     broadcast(text) {
+      live()
       const bad = checkText(text)
       if (bad) throw new Ir3Error(bad.code, bad.message)
       if (ctx.nodes().length === 0)

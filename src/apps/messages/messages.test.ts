@@ -296,4 +296,22 @@ describe('messages', () => {
     expect(res.filter((m) => m.status === 'refused')).toHaveLength(3)
     expect((await until(sim, api(a).send(b.id, 'still gets through').outcome)).status).toBe('delivered')
   })
+
+  it('ends a message silent even when its sender reloaded before the deadline', async () => {
+    const seed = pickSeed('messages sender reload')
+    const sim = await createSim({ seed })
+    const [a, b] = [await sim.add(), await sim.add()]
+    await sim.run(3000)
+    await keysKnown(sim, [a, b])
+    sim.remove(b)
+    await sim.run(100)
+    const sent = api(a).send(b.id, 'into the void')
+    await sim.run(200)
+    await a.flush()
+    const a2 = await sim.reload(a)
+    expect((await api(a2).list(b.id))[0]).toMatchObject({ id: sent.id, status: 'pending' })
+    await sim.run(12_000)
+    expect((await api(a2).list(b.id))[0], `seed ${sim.seed}`).toMatchObject({ id: sent.id, status: 'silent' })
+    expect(() => api(a).send(b.id, 'from a destroyed node')).toThrow(/ERR_/)
+  })
 })

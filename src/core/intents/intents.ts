@@ -229,6 +229,23 @@ export class Intents {
     }
     let cancel = deps.clock.setTimeout(every, SUMMARY_EVERY_MS)
     this.detach.push(() => cancel())
+    this.resumeDeadlines()
+  }
+
+  /**
+   * After a reload, intents declared before it still owe their silences: past
+   * deadlines are recorded now, the others when they come (the timers of the
+   * old tab are gone).
+   */
+  private resumeDeadlines(): void {
+    const declared = (this.deps.state()['intents'] as IntentsState | undefined)?.declared ?? {}
+    const now = this.deps.clock.now()
+    for (const [id, d] of Object.entries(declared)) {
+      if (d.targets.every((t) => d.responses[t] || d.silent.includes(t))) continue
+      this.seen.set(id, { from: null, until: d.deadline + SEEN_KEEP_MS })
+      if (d.deadline <= now) this.atDeadline(id)
+      else this.deps.clock.setTimeout(() => this.atDeadline(id), d.deadline - now)
+    }
   }
 
   /**
@@ -263,6 +280,7 @@ export class Intents {
    */
   declare(kind: string, body: JsonValue, opts: DeclareOptions = {}): Declared {
     const { mesh, clock } = this.deps
+    if (this.stopped) throw new Ir3Error('ERR_DESTROYED', 'this node was destroyed: it declares nothing')
     const ttl = Math.max(1, Math.min(MAX_TTL, Math.floor(opts.ttl ?? 6)))
     const deadlineMs = Math.max(1, Math.min(MAX_DEADLINE_MS, Math.floor(opts.deadlineMs ?? 5000)))
     const now = Math.trunc(clock.now())
@@ -291,6 +309,9 @@ export class Intents {
     }
     // Recorded first: a non-JSON body throws here, before anything is sent.
     this.deps.record('intent-declared', { id, kind, body, targets, deadline, ttl })
+    // Every intent and its answers are in the declarer's series: one that could not be recorded is not sent.
+    if (!this.declared(id))
+      throw new Ir3Error('ERR_DAMAGED', 'this node’s series cannot record: the intent was not sent')
     this.stats.declared++
     this.seen.set(id, { from: null, until: deadline + SEEN_KEEP_MS })
     void mesh.sign('intent', p).then((s) => {
@@ -393,8 +414,9 @@ export class Intents {
   private atDeadline(id: string): void {
     if (this.stopped) return
     const d = this.declared(id)
-    if (!d) return
-    for (const peer of d.targets) if (!d.responses[peer]) this.deps.record('silence-recorded', { intent: id, peer })
+    if (d)
+      for (const peer of d.targets)
+        if (!d.responses[peer] && !d.silent.includes(peer)) this.deps.record('silence-recorded', { intent: id, peer })
     this.settle(id)
   }
 

@@ -27,6 +27,7 @@ export const intentsModule = core(intentsReducer, [
   'response-sent',
   'response-received',
   'silence-recorded',
+  'intents-summarized',
 ])
 export const chunksModule = core(chunksReducer, ['chunk-holders', 'chunk-stored', 'chunk-dropped', 'chunk-rejected'])
 
