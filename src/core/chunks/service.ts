@@ -9,7 +9,7 @@
  *
  * This module wires the parts to the node's mesh, intents and series:
  *
- *   holders.ts       peer records ⇄ `chunk-holders`, what this node advertises
+ *   holders.ts       peer records → `chunk-holders` summaries, what this node advertises
  *   serve.ts         `want-chunk` answers, `series` replies, segments for the swarm
  *   series-codec.ts  the `series` channel's messages; request.ts its requests
  *   head-fetch.ts    one head from one peer, checked
@@ -18,6 +18,7 @@
  *   replicate.ts     the replication tick
  *   open.ts          opening any node's series read-only
  *   view.ts          what the UI shows
+ *   torrent-limits.ts  what a fetcher accepts of a segment torrent (the adapter checks it)
  */
 import { Ir3Error } from '../errors.ts'
 import type { HeldSeries } from '../ports.ts'
