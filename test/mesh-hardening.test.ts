@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { Mesh, type MeshOptions } from '../src/core/mesh/mesh.ts'
-import { encodeFrame, signedBytes, type PeerRecord } from '../src/core/mesh/frames.ts'
-import { NEW_RECORDS_PER_LINK } from '../src/core/mesh/links.ts'
+import { encodeFrame, signedBytes, type PeerRecord, type SignalPayload } from '../src/core/mesh/frames.ts'
+import { NEW_RECORDS_PER_LINK, SIGNALS_PER_LINK } from '../src/core/mesh/links.ts'
 import { outboundReserve } from '../src/core/mesh/topology.ts'
 import { FRESH_MS, resolveOptions } from '../src/core/mesh/types.ts'
 import { createManualClock, createSeededRng, createSkewedClock } from '../src/core/testing/manual-clock.ts'
@@ -99,7 +99,7 @@ describe('eclipse', () => {
       }
     }
     const samples: { honest: number; evil: number }[] = []
-    for (let s = 1; s <= 300; s++) {
+    for (let s = 1; s <= 310; s++) {
       attack()
       // Every 20 s an honest neighbour of the victim leaves and a new honest node joins.
       if (s % 20 === 0) {
@@ -230,6 +230,27 @@ describe('abuse counters', () => {
     expect(String((dropsOf(a)[0]!.body as { reason: string }).reason)).toMatch(/abuse: \d+ bad frames/)
     expect(a.mesh.isBanned(b.id)).toBe(true)
   }, 120_000)
+  it('never bans a link for short bursts over the rate now and then, but still bans a flood', async () => {
+    const seed = pickSeed('flood-decay')
+    const sim = createMeshSim(seed)
+    const options = { frameRate: 50, frameBurst: 50 }
+    const a = sim.add({ mesh: options })
+    const b = sim.add({ mesh: options })
+    await sim.run(3000)
+    expect(a.mesh.isReady(b.id), `seed ${seed}`).toBe(true)
+    const ping = encodeFrame({ t: 'ping', n: 1 })
+    // 100 frames at once every 10 s: about 50 over the rate each time, 9,000 in 30 min (the limit is 1,000).
+    for (let i = 0; i < 180; i++) {
+      for (let k = 0; k < 100; k++) b.mesh._testOnlySendRaw(a.id, ping)
+      await sim.run(10_000, 100)
+    }
+    expect(a.mesh.stats.dropped.flood, `seed ${seed}`).toBeGreaterThan(resolveOptions().maxFloodFrames)
+    expect(a.mesh.isReady(b.id), `seed ${seed}: rare bursts got a link banned`).toBe(true)
+    for (let k = 0; k < 1200; k++) b.mesh._testOnlySendRaw(a.id, ping)
+    await sim.run(500)
+    expect(a.mesh.isReady(b.id), `seed ${seed}: a flood went unpunished`).toBe(false)
+    expect(String((dropsOf(a)[0]!.body as { reason: string }).reason)).toMatch(/flooding/)
+  }, 60_000)
 })
 
 describe('records from strangers', () => {
@@ -287,4 +308,42 @@ describe('records from strangers', () => {
     expect(naming.length, `seed ${seed}`).toBeLessThanOrEqual(1 + bound)
     expect(await entriesOf(victim, 'peer-dropped'), `seed ${seed}`).toEqual([])
   }, 60_000)
+
+  it('checks at most a link’s budget of signals from fresh ids, and drops the rest unverified, charged to that link', async () => {
+    const seed = pickSeed('signal-flood')
+    const sim = createMeshSim(seed)
+    const relay = sim.add()
+    const sender = sim.add()
+    const target = sim.add()
+    await sim.run(5000)
+    expect(relay.mesh.isReady(sender.id), `seed ${seed}`).toBe(true)
+    const t0 = sim.clock.now()
+    const mint = createSeededRng(seed ^ 0x51)
+    for (let batch = 0; batch < 10; batch++) {
+      for (let i = 0; i < 100; i++) {
+        const signer = seededSigner(mint)
+        const p: SignalPayload = {
+          from: nodeIdFromPublicKey(signer.publicKey),
+          key: toHex(signer.publicKey),
+          to: target.id,
+          n: `n${batch}x${i}`,
+          i: true,
+          d: { type: 'offer', token: 'none' },
+          t: sim.clock.now(),
+        }
+        const s = toHex(await signer.sign(signedBytes('sig', p)))
+        sender.mesh._testOnlySendRaw(relay.id, encodeFrame({ t: 'sig', p, s, ttl: 4 }))
+      }
+      await sim.run(200)
+    }
+    const bound = SIGNALS_PER_LINK + Math.ceil(((sim.clock.now() - t0) / 60_000) * SIGNALS_PER_LINK)
+    console.log(
+      `signal-flood: seed ${seed}: relayed ${relay.mesh.stats.signalsRelayed}, over budget ${relay.mesh.stats.dropped.budget} (bound ${bound})`,
+    )
+    expect(relay.mesh.stats.dropped.budget, `seed ${seed}`).toBeGreaterThanOrEqual(1000 - bound)
+    // Checked (and so possibly relayed) from that link: at most the bound; the rest charged to it.
+    const link = relay.mesh.peers().find((p) => p.id === sender.id)!
+    expect(link.dropped, `seed ${seed}`).toBeGreaterThanOrEqual(1000 - bound)
+    expect(dropsOf(relay), `seed ${seed}`).toEqual([])
+  })
 })

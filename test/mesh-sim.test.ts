@@ -85,7 +85,8 @@ it(`${N} nodes: intents reach every connected node once; silence is exactly targ
   }
   const relayed = nodes.reduce((n, x) => n + x.intents!.stats.responsesSent.relayed, 0)
   const direct = nodes.reduce((n, x) => n + x.intents!.stats.responsesSent.direct, 0)
+  const overBudget = nodes.reduce((n, x) => n + x.mesh!.stats.dropped.budget, 0)
   console.log(
-    `mesh-sim: seed ${seed}: ${direct} answers direct, ${relayed} relayed; links created ${sim.net.stats.linksCreated}`,
+    `mesh-sim: seed ${seed}: ${direct} answers direct, ${relayed} relayed; links created ${sim.net.stats.linksCreated}; ${overBudget} records or signals over budget`,
   )
 }, 240_000)

@@ -67,6 +67,8 @@ export interface LinksDeps {
 const BAN_MS = 10 * 60_000
 /** Peer records of nodes new to us one link may deliver at once, and per minute after (see records.ts). */
 export const NEW_RECORDS_PER_LINK = 64
+/** `sig` frames one link may deliver at once, and per minute after (see signaling.ts). */
+export const SIGNALS_PER_LINK = 240
 
 export class Links {
   readonly stats: MeshStats = emptyStats()
@@ -174,6 +176,8 @@ export class Links {
       floodLeak: { n: 0, at: now },
       newRecords: NEW_RECORDS_PER_LINK,
       newRecordsAt: now,
+      signalTokens: SIGNALS_PER_LINK,
+      signalsAt: now,
       tokens: this.o.frameBurst,
       refilledAt: now,
       rttMs: null,

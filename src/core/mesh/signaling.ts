@@ -10,7 +10,10 @@
  *             back the way the offer came, else to (two) neighbours whose
  *             records list the target, else flooded with TTL ≤ 4; a relay
  *             verifies the signature first and carries at most 30 signals a
- *             minute per author; each signal is handled once (seen-set)
+ *             minute per author; each signal is handled once (seen-set); a
+ *             new signal costs a token of the link that delivered it (240
+ *             at once, 240 a minute) before its signature is checked, else
+ *             it is dropped and counted against that link (`dropped.budget`)
  *   accept    a verified offer makes a link (initiator: false) unless it was
  *             accepted before or is no newer than the one behind a live link
  *             (replays); glare (both sides offering) is settled by id: the
@@ -23,7 +26,7 @@
 import type { JsonValue } from '../json.ts'
 import type { Bootstrap, BootstrapState, Clock, Rng } from '../ports.ts'
 import { decodeFrame, encodeFrame, type Frame, type SignalPayload } from './frames.ts'
-import type { Conn, Links } from './links.ts'
+import { SIGNALS_PER_LINK, type Conn, type Links } from './links.ts'
 import type { Records } from './records.ts'
 import type { Signatures } from './signatures.ts'
 import { inboundCap } from './topology.ts'
@@ -225,6 +228,12 @@ export class Signaling {
     const links = this.links
     const key = `sig:${f.p.from}:${f.p.n}:${f.p.i ? 1 : 0}`
     if (this.seen.has(key)) return links.countDuplicate()
+    // Checking a stranger's signature is the cost: it is paid from the delivering link's budget.
+    const t0 = this.deps.clock.now()
+    c.signalTokens = Math.min(SIGNALS_PER_LINK, c.signalTokens + ((t0 - c.signalsAt) * SIGNALS_PER_LINK) / 60_000)
+    c.signalsAt = t0
+    if (c.signalTokens < 1) return links.dropFrame(c, 'budget', false)
+    c.signalTokens--
     if (f.p.to === this.deps.id) {
       this.seen.set(key, this.deps.clock.now())
       return this.acceptSignal(f.p, f.s, 'mesh', c.id)

@@ -128,7 +128,7 @@ export interface MeshStats {
     flood: number
     stale: number
     duplicate: number
-    /** Peer records of new nodes over the per-link or global budget (see records.ts). */
+    /** Peer records of new nodes, or signals, over the per-link or global budget (see records.ts, signaling.ts). */
     budget: number
   }
   linksCreated: number
@@ -227,6 +227,9 @@ export interface Conn {
   /** Peer records of nodes new to us this link may still deliver (token bucket, see records.ts). */
   newRecords: number
   newRecordsAt: number
+  /** Signals (`sig` frames not seen before) this link may still deliver (token bucket, see signaling.ts). */
+  signalTokens: number
+  signalsAt: number
   tokens: number
   refilledAt: number
   rttMs: number | null
