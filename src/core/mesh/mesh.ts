@@ -307,7 +307,8 @@ export class Mesh {
 
   private onDirectFrame(c: Conn, f: Extract<Frame, { t: 'x' }>): void {
     const h = this.channels.get(f.c)
-    if (!h) return this.links.dropFrame(c, 'malformed', true)
+    // Counted, not held against the link: a peer may run apps (channels) this node does not.
+    if (!h) return this.links.dropFrame(c, 'malformed', false)
     try {
       h(c.id, f.d)
     } catch (e) {
