@@ -40,14 +40,18 @@ test('churn: 12 tabs, a third closed and replaced twice — no node isolated, ev
   /** Every live node reaches every other with a targeted ping from `from`. */
   const reachAll = async (from: { page: Page; id: string }, label: string) => {
     const targets = tabs.filter((t) => t !== from).map((t) => t.id)
-    const outcome = await from.page.evaluate(
-      async (t) => {
-        const o = await window.ir3!.declare('ping', { churn: true }, { targets: t, deadlineMs: 8000 }).outcome
-        return { yes: o.yes, no: o.no, silence: o.silence, unknown: o.insights.unknown }
-      },
-      targets,
-    )
+    const outcome = await from.page.evaluate(async (t) => {
+      const o = await window.ir3!.declare('ping', { churn: true }, { targets: t, deadlineMs: 8000 }).outcome
+      return {
+        yes: o.yes,
+        no: o.no,
+        silence: o.silence,
+        unknown: o.insights.unknown,
+        why: o.responders.filter((r) => r.answer === 'no').map((r) => r.reason),
+      }
+    }, targets)
     expect(outcome, `${label}: ping from ${from.id.slice(0, 6)}`).toEqual({
+      why: [],
       yes: targets.length,
       no: 0,
       silence: 0,

@@ -50,7 +50,8 @@ test('ping declared from the Intents panel: the outcome bar fills with YES, NO a
   test.setTimeout(60_000)
   const context = await newContext(browser)
   const mesh = meshName('ping')
-  const A = await openTab(context, mesh)
+  // A takes on no replicas of the others' (short) series, so the one intent it declares is the ping.
+  const A = await openTab(context, mesh, '&replicate=off')
   // Three more nodes, without the inspector: B answers YES, C refuses pings (NO), D treats A as a flood (SILENCE).
   const B = await openTab(context, mesh, '&ui=off')
   const C = await openTab(context, mesh, '&ui=off')
@@ -201,7 +202,8 @@ test('screenshots of every panel at desktop and phone widths', async ({ browser 
   test.setTimeout(60_000)
   const context = await newContext(browser)
   const mesh = meshName('shots')
-  const A = await openTab(context, mesh)
+  // A takes on no replicas (its own series is replicated by B): its newest intent is the ping declared below.
+  const A = await openTab(context, mesh, '&replicate=off')
   // Enough entries to seal a chunk, so the Chunks panel has something to show.
   await A.page.evaluate(async () => {
     for (let i = 0; i < 300; i++) window.ir3!.append('note-added', { text: `setup note ${i}` })

@@ -12,7 +12,8 @@
  *              to `decide` as `pending`. (Version 2 counted only the last
  *              100 entries: with two entries per intent, load never
  *              exceeded 50.)
- *   topology   current degree vs `maxDegree`
+ *   topology   current degree (mesh links; not the short-lived links opened to
+ *              answer or fetch) vs `maxDegree`
  *
  * plus a per-declarer limiter that doubles as flood protection: a declarer
  * with more than `perOriginMax` intents among the last 100 entries gets NO,
@@ -70,7 +71,10 @@ export interface LimitsState {
   intentTimes: number[]
   /** The same, per declarer. */
   origins: { [origin: string]: number[] }
+  /** Mesh links (not the short-lived links opened to answer or fetch: those are `transient`). */
   degree: number
+  /** Peers linked for a purpose other than the mesh (answers, chunk fetches): not topology. */
+  transient: string[]
 }
 
 const obj = (v: JsonValue): Record<string, JsonValue> =>
@@ -89,7 +93,7 @@ function mergeBudgets(b: Budgets, patch: Record<string, JsonValue>): Budgets {
 
 export const limitsReducer: Reducer<LimitsState> = {
   name: 'limits',
-  version: 3,
+  version: 4,
   initial: {
     budgets: DEFAULT_BUDGETS,
     storageUsed: 0,
@@ -98,6 +102,7 @@ export const limitsReducer: Reducer<LimitsState> = {
     intentTimes: [],
     origins: {},
     degree: 0,
+    transient: [],
   },
   reduce(s, e, size) {
     const next: LimitsState = { ...s, storageUsed: s.storageUsed + size, seq: e.seq }
@@ -114,14 +119,25 @@ export const limitsReducer: Reducer<LimitsState> = {
           if (typeof n === 'number' && n > 0) byOrigin[o] = Math.floor(n)
         return counted(s, next, e.seq, e.t, received, byOrigin)
       }
-      case 'peer-connected':
-        next.degree = s.degree + 1
+      case 'peer-connected': {
+        const b = obj(e.body)
+        const peer = typeof b['peer'] === 'string' ? b['peer'] : ''
+        // A link opened to answer an intent or fetch chunks is pruned once idle: it is not the node's degree.
+        if (b['purpose'] === 'response' && !(s.transient ?? []).includes(peer) && (s.transient ?? []).length < 256)
+          next.transient = [...(s.transient ?? []), peer]
+        else next.degree = s.degree + 1
         return next
-      case 'peer-disconnected':
-        next.degree = Math.max(0, s.degree - 1)
+      }
+      case 'peer-disconnected': {
+        const peer = obj(e.body)['peer']
+        const t = s.transient ?? []
+        if (typeof peer === 'string' && t.includes(peer)) next.transient = t.filter((x) => x !== peer)
+        else next.degree = Math.max(0, s.degree - 1)
         return next
+      }
       case 'mesh-started':
         next.degree = 0
+        next.transient = []
         return next
       case 'chunk-stored':
       case 'chunk-dropped': {
