@@ -223,6 +223,13 @@ function startMessages(ctx: Ctx): MessagesApi {
   const live = () => {
     if (stopped) throw new Ir3Error('ERR_DESTROYED', 'this node was destroyed: it sends nothing')
   }
+  const noLink = () => {
+    if (ctx.peers().length === 0)
+      throw new Ir3Error(
+        'ERR_NO_MESH',
+        'this node has no link to the mesh right now: nothing would carry it; try again once linked',
+      )
+  }
   ctx.onStop(() => {
     stopped = true
     unsub()
@@ -272,6 +279,7 @@ function startMessages(ctx: Ctx): MessagesApi {
             ? `${nameFromId(to)}'s signed peer record, which carries its encryption key, has not reached this node yet: try again in a few seconds`
             : `${nameFromId(to)} has not been seen on the mesh lately: its encryption key is unknown here`,
         )
+      noLink()
       if (!rk.startsWith('x25519:'))
         throw new Ir3Error(
           'ERR_NO_KEY',
@@ -324,8 +332,7 @@ function startMessages(ctx: Ctx): MessagesApi {
       live()
       const bad = checkText(text)
       if (bad) throw new Ir3Error(bad.code, bad.message)
-      if (ctx.nodes().length === 0)
-        throw new Ir3Error('ERR_NO_MESH', 'no other node is known yet: nobody would hear it')
+      noLink()
       const id = randomId(ctx)
       const declared = ctx.declare(BROADCAST, { m: id, text }, { deadlineMs: DEADLINE_MS })
       const outcome = outcomeOf(id, declared.outcome)

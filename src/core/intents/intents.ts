@@ -143,6 +143,8 @@ const SEEN_MAX = 20_000
 const MAX_HOPS = 64
 const ID = /^[0-9a-f]{32}$/
 const MAX_DEADLINE_MS = 10 * 60_000
+/** Targeted intents with at most this many targets are also sent straight to the targets a forwarder is linked to. */
+const DIRECT_TO_TARGETS = 8
 
 /** New intents a link may deliver (before signature checks): burst, then per second. */
 export const LINK_INTENTS_BURST = 200
@@ -486,7 +488,13 @@ export class Intents {
       t.refused++
       link.refused++
     } else if (f.ttl > 0) {
-      const n = mesh.flood({ ...f, ttl: f.ttl - 1, hops: Math.min(f.hops + 1, MAX_HOPS) }, from)
+      const next: Frame = { ...f, ttl: f.ttl - 1, hops: Math.min(f.hops + 1, MAX_HOPS) }
+      let n = mesh.flood(next, from)
+      // The flood skips peers that peer records say `from` reaches itself; records can be a few seconds
+      // behind the links (one just formed is in them, not yet ready). A target this node is linked to
+      // gets its copy regardless: a direct message must not hinge on record freshness.
+      if (p.targets && p.targets.length <= DIRECT_TO_TARGETS)
+        for (const target of p.targets) if (target !== from && target !== p.origin && mesh.send(target, next)) n++
       this.stats.forwarded += n
       if (n > 0) {
         t.forwarded++
