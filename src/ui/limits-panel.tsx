@@ -11,7 +11,7 @@ type Drafts = Record<Field, string>
 
 const FIELDS: { key: Field; label: string; hint: string }[] = [
   { key: 'storageMb', label: 'storage MB', hint: 'Series size at which to answer NO (economic).' },
-  { key: 'loadMax', label: 'loadMax', hint: 'Intents among the last 100 entries before NO (load).' },
+  { key: 'loadMax', label: 'loadMax', hint: 'Intents received in the last 30 s before NO (load).' },
   { key: 'perOriginMax', label: 'perOriginMax', hint: 'Intents from one declarer before NO; twice that, silence.' },
   { key: 'maxDegree', label: 'maxDegree', hint: 'Links beyond which to answer NO (topology).' },
 ]
@@ -103,7 +103,7 @@ export function LimitsPanel() {
           critical={v.load.critical}
           value={`${formatCount(v.load.recent)} recent / ${formatCount(v.load.max)} max`}
           ratio={v.load.max > 0 ? v.load.recent / v.load.max : v.load.recent > 0 ? 1 : 0}
-          explain="Intents received among the last 100 entries vs loadMax (the next one counts too)."
+          explain="Intents received in the last 30 s vs loadMax (the next one counts too)."
         />
         <Limiter
           name="topology"

@@ -37,7 +37,7 @@ export interface Budgets {
 
 export const DEFAULT_BUDGETS: Budgets = {
   storageBytes: 100 * 1024 * 1024,
-  loadMax: 50,
+  loadMax: 200,
   perOriginMax: 20,
   maxDegree: 10,
   refuse: [],
