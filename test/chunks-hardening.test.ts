@@ -6,7 +6,7 @@
  * series of a few entries outlives its tab.
  */
 import { describe, expect, it } from 'vitest'
-import { createSim, entriesOf, pickSeed, seededSigner, until, type Sim } from './support/sim.ts'
+import { entriesOf, pickSeed, seededSigner, until, type Sim, createChunkSim } from './support/sim.ts'
 import type { Ir3Node } from '../src/core/node.ts'
 import { encodeFrame, signedBytes, type PeerRecord } from '../src/core/mesh/frames.ts'
 import { nodeIdFromPublicKey } from '../src/core/identity.ts'
@@ -18,15 +18,11 @@ import { OPEN_WITHIN_MS } from '../src/core/chunks/open.ts'
 import { MAX_HEAD_ROOTS } from '../src/core/chunks/head-fetch.ts'
 import { chunksReducer, MAX_HOLDERS, type ChunksState } from '../src/core/chunks/reducers.ts'
 import type { Entry } from '../src/core/series/encoding.ts'
+import type { ChunksOptions } from '../src/core/chunks/service.ts'
 
 const C = 16
 
-async function mesh(seed: number, n: number, chunks = {}): Promise<Sim> {
-  const sim = await createSim({ seed, latencyMs: [1, 10], chunkSize: C, chunks: { replicateEveryMs: 1000, ...chunks } })
-  for (let i = 0; i < n; i++) await sim.add()
-  await sim.run(3000, 10)
-  return sim
-}
+const mesh = (seed: number, n: number, chunks: ChunksOptions = {}): Promise<Sim> => createChunkSim(seed, n, C, chunks)
 
 /** Nodes other than the author holding at least `sealed` of `author`'s chunks. */
 function holdersOf(sim: Sim, author: Ir3Node, sealed: number): Ir3Node[] {

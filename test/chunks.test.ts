@@ -4,7 +4,7 @@
  * rejected and the honest copy used, and an author's series survives its tab.
  */
 import { describe, expect, it } from 'vitest'
-import { createSim, entriesOf, pickSeed, type Sim } from './support/sim.ts'
+import { entriesOf, pickSeed, type Sim, createChunkSim } from './support/sim.ts'
 import type { Ir3Node } from '../src/core/node.ts'
 import type { LimitsState } from '../src/core/intents/limits.ts'
 import type { ChunksState } from '../src/core/chunks/reducers.ts'
@@ -13,6 +13,7 @@ import { toHex } from '../src/core/series/hash.ts'
 import { builtInReducers } from '../src/core/node.ts'
 import { appModules } from '../src/apps/index.ts'
 import { applyEntry, initialStates, type Reducer, type States } from '../src/core/series/reducers.ts'
+import type { ChunksOptions } from '../src/core/chunks/service.ts'
 
 /** The reducers of a sim node (the core's and every app's), as a reader opens a series with them. */
 const nodeReducers: readonly Reducer[] = [...builtInReducers, ...appModules]
@@ -29,12 +30,7 @@ async function statesOf(node: Ir3Node): Promise<(size: number) => States> {
 
 const C = 16
 
-async function mesh(seed: number, n: number, chunks = {}): Promise<Sim> {
-  const sim = await createSim({ seed, latencyMs: [1, 10], chunkSize: C, chunks: { replicateEveryMs: 1000, ...chunks } })
-  for (let i = 0; i < n; i++) await sim.add()
-  await sim.run(3000, 10)
-  return sim
-}
+const mesh = (seed: number, n: number, chunks: ChunksOptions = {}): Promise<Sim> => createChunkSim(seed, n, C, chunks)
 
 async function writeNotes(node: Ir3Node, count: number): Promise<void> {
   for (let i = 0; i < count; i++) node.append('note-added', { text: `note ${i} of ${node.name}` })

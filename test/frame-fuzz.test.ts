@@ -9,31 +9,11 @@
  * (disconnecting abusers is tested in mesh.test.ts). Prints its seed.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest'
-import { createSim, pickSeed, seededSigner, until } from './support/sim.ts'
+import { createSim, pickSeed, until } from './support/sim.ts'
 import { createSeededRng } from '../src/core/testing/manual-clock.ts'
-import { encodeFrame, MAX_FRAME_BYTES, signedBytes, type Frame, type SignedFrame } from '../src/core/mesh/frames.ts'
-import { nodeIdFromPublicKey } from '../src/core/identity.ts'
-import { toHex } from '../src/core/series/hash.ts'
+import { encodeFrame, MAX_FRAME_BYTES, type Frame } from '../src/core/mesh/frames.ts'
 import type { JsonValue } from '../src/core/json.ts'
-
-/** Throwaway identities (as in intents-hardening.test.ts: test files cannot share helpers without running twice). */
-function strangers(n: number, seed: number) {
-  const rng = createSeededRng(seed)
-  return Array.from({ length: n }, () => {
-    const signer = seededSigner(rng)
-    return {
-      id: nodeIdFromPublicKey(signer.publicKey),
-      key: toHex(signer.publicKey),
-      sign: async (type: SignedFrame['t'], p: JsonValue) => toHex(await signer.sign(signedBytes(type, p))),
-    }
-  })
-}
-
-function hexId(rng: { next(): number }): string {
-  let s = ''
-  for (let i = 0; i < 32; i++) s += Math.floor(rng.next() * 16).toString(16)
-  return s
-}
+import { hexId, strangers } from './support/strangers.ts'
 
 const unhandled: unknown[] = []
 const onUnhandled = (e: unknown) => void unhandled.push(e)

@@ -12,11 +12,9 @@
  *   - default targets are live nodes, not ids strangers made up.
  */
 import { describe, expect, it } from 'vitest'
-import { createSim, entriesOf, pickSeed, seededSigner, until } from './support/sim.ts'
+import { createSim, entriesOf, pickSeed, until } from './support/sim.ts'
 import { createSeededRng } from '../src/core/testing/manual-clock.ts'
-import { encodeFrame, signedBytes, type IntentPayload, type SignedFrame } from '../src/core/mesh/frames.ts'
-import { nodeIdFromPublicKey } from '../src/core/identity.ts'
-import { toHex } from '../src/core/series/hash.ts'
+import { encodeFrame, type IntentPayload } from '../src/core/mesh/frames.ts'
 import type { JsonValue } from '../src/core/json.ts'
 import type { Ir3Node } from '../src/core/node.ts'
 import type { LimitsState } from '../src/core/intents/limits.ts'
@@ -30,31 +28,7 @@ import {
   REFUSALS_PER_S,
   SUMMARY_EVERY_MS,
 } from '../src/core/intents/intents.ts'
-
-/** A node that exists only to sign: a throwaway identity. */
-interface Stranger {
-  id: string
-  key: string
-  sign(type: SignedFrame['t'], p: JsonValue): Promise<string>
-}
-
-function strangers(n: number, seed: number): Stranger[] {
-  const rng = createSeededRng(seed)
-  return Array.from({ length: n }, () => {
-    const signer = seededSigner(rng)
-    return {
-      id: nodeIdFromPublicKey(signer.publicKey),
-      key: toHex(signer.publicKey),
-      sign: async (type, p) => toHex(await signer.sign(signedBytes(type, p))),
-    }
-  })
-}
-
-function hexId(rng: { next(): number }): string {
-  let s = ''
-  for (let i = 0; i < 32; i++) s += Math.floor(rng.next() * 16).toString(16)
-  return s
-}
+import { hexId, strangers, type Stranger } from './support/strangers.ts'
 
 const storage = (n: Ir3Node) => (n.series.current['limits'] as LimitsState).storageUsed
 

@@ -227,3 +227,16 @@ export async function until<T>(sim: Sim, p: Promise<T>, ms = 15_000): Promise<T>
   if (error) throw error
   return value as T
 }
+
+/** A mesh of `n` nodes with chunks on (chunk size `chunkSize`, replication every second), joined. */
+export async function createChunkSim(
+  seed: number,
+  n: number,
+  chunkSize: number,
+  chunks: ChunksOptions = {},
+): Promise<Sim> {
+  const sim = await createSim({ seed, latencyMs: [1, 10], chunkSize, chunks: { replicateEveryMs: 1000, ...chunks } })
+  for (let i = 0; i < n; i++) await sim.add()
+  await sim.run(3000, 10)
+  return sim
+}

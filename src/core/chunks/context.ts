@@ -90,6 +90,8 @@ export interface ChunksContext {
   readonly C: number
   /** What this node holds of others' series, by author. */
   readonly held: Map<string, HeldSeries>
+  /** Bytes promised to fetches between their budget check and their `chunk-stored` (see storage.ts). */
+  reserved: number
   readonly stats: ChunksStats
   /** Fetch jobs running, by author: one at a time per author. */
   readonly jobs: Map<string, Promise<HeldSeries | null>>
@@ -139,6 +141,7 @@ export function createContext(deps: ChunksDeps): ChunksCore {
     o: resolveOptions(deps.options),
     C,
     held: new Map(),
+    reserved: 0,
     stats: {
       fetchedChunks: 0,
       fetchedBytes: 0,

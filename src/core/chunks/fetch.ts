@@ -247,11 +247,18 @@ export function createFetcher(ctx: ChunksContext, holders: Holders, storage: Sto
         bytes += size
         const next: HeldSeries = { ...verified, chunks, bytes }
         const t0 = deps.clock.now()
-        await deps.store.put(next, got.chunks)
-        ctx.stats.storeMs += deps.clock.now() - t0
+        try {
+          await deps.store.put(next, got.chunks)
+        } catch (e: unknown) {
+          storage.release(size)
+          throw e
+        } finally {
+          ctx.stats.storeMs += deps.clock.now() - t0
+        }
         ctx.held.set(author, next)
         for (const c of got.chunks)
           deps.record('chunk-stored', { author, index: c.index, bytes: c.data.length, from: got.from, why })
+        storage.release(size)
         holders.advertise()
         progressed = true
         if (got.chunks.length < plans[i]!.files.length) break
@@ -266,7 +273,11 @@ export function createFetcher(ctx: ChunksContext, holders: Holders, storage: Sto
       // No new sealed chunk, a newer head (the open chunk moved on): keep it.
       if (!(await storage.makeRoom(author, head.tail.length))) return have
       const next: HeldSeries = { ...head, chunks, bytes }
-      await deps.store.put(next, [])
+      try {
+        await deps.store.put(next, [])
+      } finally {
+        storage.release(head.tail.length)
+      }
       ctx.held.set(author, next)
       ctx.changed()
     }

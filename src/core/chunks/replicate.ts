@@ -17,6 +17,7 @@ import { decide, type LimitsState } from '../intents/limits.ts'
 import type { ChunksContext, Source } from './context.ts'
 import type { Fetcher } from './fetch.ts'
 import type { Holders } from './holders.ts'
+import type { Storage } from './storage.ts'
 
 const CATCH_UP_EVERY_MS = 10_000
 const FOLLOW_EVERY_MS = 30_000
@@ -30,7 +31,7 @@ export interface Replicator {
   once(): Promise<void>
 }
 
-export function createReplicator(ctx: ChunksContext, holders: Holders, fetcher: Fetcher): Replicator {
+export function createReplicator(ctx: ChunksContext, holders: Holders, fetcher: Fetcher, storage: Storage): Replicator {
   const { deps, o, C } = ctx
   const lastHeadCheck = new Map<string, number>()
   let running = false
@@ -41,6 +42,9 @@ export function createReplicator(ctx: ChunksContext, holders: Holders, fetcher: 
     try {
       const now = deps.clock.now()
       for (const [a, at] of ctx.retryAt) if (at < now) ctx.retryAt.delete(a)
+      // A budget lowered below what is held (limits-set) is honoured: held series go until it fits.
+      const before = deps.state()['limits'] as LimitsState
+      if (before.storageUsed > before.budgets.storageBytes) await storage.makeRoom('', 0)
       const adverts = holders.adverts()
       for (const h of ctx.held.values()) {
         const most = Math.max(0, ...(adverts.get(h.author)?.values() ?? []))

@@ -87,7 +87,7 @@ export class Chunks {
       return this.wire.request(peer, body, read)
     }
     this.fetcher = createFetcher(ctx, this.holders, this.storage, ask)
-    this.replicator = createReplicator(ctx, this.holders, this.fetcher)
+    this.replicator = createReplicator(ctx, this.holders, this.fetcher, this.storage)
   }
 
   async start(): Promise<void> {

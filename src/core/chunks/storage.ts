@@ -11,8 +11,13 @@ import type { ChunksContext } from './context.ts'
 import type { Holders } from './holders.ts'
 
 export interface Storage {
-  /** Frees room for `bytes` more of `author` within the budget; false if nothing can go. */
+  /**
+   * Frees room for `bytes` more of `author` within the budget and reserves it
+   * (concurrent fetches cannot both take the same room); false if nothing can
+   * go. The caller releases the reservation once it recorded what it stored.
+   */
   makeRoom(author: string, bytes: number): Promise<boolean>
+  release(bytes: number): void
   /** Stops holding `author`'s series (recorded as `chunk-dropped`). */
   drop(author: string, reason: string): Promise<void>
 }
@@ -23,7 +28,10 @@ export function createStorage(ctx: ChunksContext, holders: Holders): Storage {
   async function makeRoom(author: string, bytes: number): Promise<boolean> {
     for (;;) {
       const limits = deps.state()['limits'] as LimitsState
-      if (limits.storageUsed + bytes <= limits.budgets.storageBytes) return true
+      if (limits.storageUsed + ctx.reserved + bytes <= limits.budgets.storageBytes) {
+        ctx.reserved += bytes
+        return true
+      }
       const st = ctx.chunksState()
       let victim: HeldSeries | null = null
       let most = -1
@@ -51,5 +59,9 @@ export function createStorage(ctx: ChunksContext, holders: Holders): Storage {
     holders.advertise()
   }
 
-  return { makeRoom, drop }
+  const release = (bytes: number) => {
+    ctx.reserved = Math.max(0, ctx.reserved - bytes)
+  }
+
+  return { makeRoom, drop, release }
 }
