@@ -413,7 +413,8 @@ describe('loopback', () => {
     const joined = []
     for (let i = 0; i < 13; i++) joined.push(await join(wsUrl))
     expect(joined.filter((j) => j.welcomed)).toHaveLength(12)
-    expect(joined[12]!.client.errors('ADDRESS_FULL')).toHaveLength(1)
+    expect(joined[12]!.welcomed).toBe(false)
+    expect(server.counters.addressFullAtHello).toBe(1)
     for (const j of joined) j.client.ws.close()
   })
 })
