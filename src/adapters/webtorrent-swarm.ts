@@ -29,7 +29,7 @@
 import SimplePeer from 'simple-peer'
 import type WebTorrentClass from 'webtorrent'
 import type { WtTorrent } from 'webtorrent'
-import { fromBase64, toBase64 } from '../core/chunks/head.ts'
+import { fromBase64, toBase64 } from '../core/base64.ts'
 import { checkTorrentMeta, MAX_TORRENT_FILE_BYTES } from '../core/chunks/torrent-limits.ts'
 import {
   createRequestChannel,

@@ -19,7 +19,7 @@
 import { Ir3Error } from '../../core/errors.ts'
 import { nameFromId } from '../../core/identity.ts'
 import type { IncomingIntent, IntentOutcome } from '../../core/intents/intents.ts'
-import { fromBase64, toBase64 } from '../../core/chunks/head.ts'
+import { fromBase64, toBase64 } from '../../core/base64.ts'
 import { defineModule, type ModuleContext, type ModuleDecision, type NodeInfo } from '../../core/modules/module.ts'
 import { utf8 } from '../../core/series/encoding.ts'
 import { BROADCAST, checkText, decodeBroadcast, decodeDirect, DIRECT, MAX_TEXT_BYTES, messageAad } from './codec.ts'

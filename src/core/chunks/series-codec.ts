@@ -21,7 +21,7 @@
 import type { HeldSeries, SignedCheckpoint } from '../ports.ts'
 import type { JsonValue } from '../json.ts'
 import { MAX_ENTRY_BYTES } from '../series/encoding.ts'
-import { fromBase64, toBase64 } from './head.ts'
+import { fromBase64, toBase64 } from '../base64.ts'
 import { INVALID, readEnvelope, REPLY, type ChannelMsg, type Wire } from './request.ts'
 
 export const SERIES_CHANNEL = 'series'

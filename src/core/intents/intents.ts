@@ -50,7 +50,7 @@ import {
 import { Ir3Error, safetyCatch } from '../errors.ts'
 import { KIND_PATTERN } from '../series/encoding.ts'
 import { decide, type LimitsState } from './limits.ts'
-import { Buckets } from './budgets.ts'
+import { Buckets } from '../budget.ts'
 import {
   summarize,
   type DeclaredIntent,

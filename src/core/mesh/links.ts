@@ -33,6 +33,7 @@ import { Ir3Error } from '../errors.ts'
 import { decodeFrame, encodeFrame, MAX_FRAME_BYTES, type Frame } from './frames.ts'
 import type { Signatures } from './signatures.ts'
 import { emptyStats, FRESH_MS, leak, type Conn, type MeshStats, type ResolvedOptions } from './types.ts'
+import { refill } from '../budget.ts'
 
 export type { Conn } from './types.ts'
 
@@ -359,7 +360,7 @@ export class Links {
     this.stats.framesIn++
     c.framesIn++
     const now = this.deps.clock.now()
-    c.tokens = Math.min(this.o.frameBurst, c.tokens + ((now - c.refilledAt) * this.o.frameRate) / 1000)
+    c.tokens = refill(c.tokens, now - c.refilledAt, this.o.frameRate / 1000, this.o.frameBurst)
     c.refilledAt = now
     if (c.tokens < 1) {
       c.flood++

@@ -35,6 +35,7 @@ import { MAX_RECORD_HOLDS, MAX_RECORD_PEERS, type Frame, type PeerRecord, type S
 import { NEW_RECORDS_PER_LINK, type Conn, type Links } from './links.ts'
 import type { Signatures } from './signatures.ts'
 import { FRESH_MS, type KnownNode, type ResolvedOptions } from './types.ts'
+import { refill } from '../budget.ts'
 
 /** Nodes remembered at most (the default intent targets come from here; ids are cheap to mint). */
 const MAX_KNOWN = 1000
@@ -193,12 +194,9 @@ export class Records {
   /** Takes a token for a record of a node new to us, from the link's bucket and the node's; false if either is empty. */
   private takeNew(c: Conn, now: number): boolean {
     const perMs = (n: number) => n / 60_000
-    c.newRecords = Math.min(NEW_RECORDS_PER_LINK, c.newRecords + (now - c.newRecordsAt) * perMs(NEW_RECORDS_PER_LINK))
+    c.newRecords = refill(c.newRecords, now - c.newRecordsAt, perMs(NEW_RECORDS_PER_LINK), NEW_RECORDS_PER_LINK)
     c.newRecordsAt = now
-    this.newRecords = Math.min(
-      NEW_RECORDS_GLOBAL,
-      this.newRecords + (now - this.newRecordsAt) * perMs(NEW_RECORDS_GLOBAL),
-    )
+    this.newRecords = refill(this.newRecords, now - this.newRecordsAt, perMs(NEW_RECORDS_GLOBAL), NEW_RECORDS_GLOBAL)
     this.newRecordsAt = now
     if (c.newRecords < 1 || this.newRecords < 1) return false
     c.newRecords--

@@ -31,6 +31,7 @@ import type { Records } from './records.ts'
 import type { Signatures } from './signatures.ts'
 import { inboundCap } from './topology.ts'
 import { FRESH_MS, type Purpose, type ResolvedOptions, type Via } from './types.ts'
+import { refill } from '../budget.ts'
 
 /** Hops a relayed signal may still travel, whatever its sender says. */
 const SIGNAL_TTL = 4
@@ -230,7 +231,7 @@ export class Signaling {
     if (this.seen.has(key)) return links.countDuplicate()
     // Checking a stranger's signature is the cost: it is paid from the delivering link's budget.
     const t0 = this.deps.clock.now()
-    c.signalTokens = Math.min(SIGNALS_PER_LINK, c.signalTokens + ((t0 - c.signalsAt) * SIGNALS_PER_LINK) / 60_000)
+    c.signalTokens = refill(c.signalTokens, t0 - c.signalsAt, SIGNALS_PER_LINK / 60_000, SIGNALS_PER_LINK)
     c.signalsAt = t0
     if (c.signalTokens < 1) return links.dropFrame(c, 'budget', false)
     c.signalTokens--

@@ -1,9 +1,15 @@
 /**
- * Token buckets keyed by link (or one global key): what a stranger's frames
- * may cost this node. A bucket holds `burst` tokens and refills `perSecond`;
- * `take` spends one or says no. At most `maxKeys` buckets are kept (the
- * least recently used goes first), so the map itself is bounded.
+ * Token buckets: what a stranger's input may cost this node. `refill` is the
+ * one formula (every per-link and global budget of the mesh, intents and
+ * chunks uses it); `Buckets` keeps one bucket per key (link, or one global
+ * key), at most `maxKeys` of them (the least recently used goes first).
  */
+
+/** Tokens after `elapsedMs` at `perMs` a millisecond, capped at `burst` (time going backwards adds none). */
+export function refill(tokens: number, elapsedMs: number, perMs: number, burst: number): number {
+  return Math.min(burst, tokens + Math.max(0, elapsedMs) * perMs)
+}
+
 export class Buckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>()
   constructor(
@@ -29,7 +35,6 @@ export class Buckets {
 
   private level(key: string, now: number): number {
     const b = this.buckets.get(key)
-    if (!b) return this.burst
-    return Math.min(this.burst, b.tokens + (Math.max(0, now - b.at) * this.perSecond) / 1000)
+    return b ? refill(b.tokens, now - b.at, this.perSecond / 1000, this.burst) : this.burst
   }
 }
